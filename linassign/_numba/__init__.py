@@ -1,0 +1,88 @@
+"""CPU side: numba kernels behind host wrappers.
+
+Host wrappers take validated arrays (float32/float64, NaN and wrong-sign infinities already rejected),
+allocate outputs, call a kernel, and turn its status code into an exception. They return numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._config import CONFIG
+from ._common import STATUS_INFEASIBLE, STATUS_OK, count_invalid
+from ._hungarian import lapjv, lapjv_batch
+
+__all__ = ["count_invalid", "solve_lap", "solve_lap_batch"]
+
+_INFEASIBLE_MSG = "cost matrix is infeasible"
+
+
+def _oriented(cost):
+    """(c, transposed): c has rows <= cols, C-contiguous."""
+    n, m = cost.shape[-2:]
+    if n > m:
+        return np.ascontiguousarray(np.swapaxes(cost, -1, -2)), True
+    return np.ascontiguousarray(cost), False
+
+
+def solve_lap(cost: np.ndarray, maximize: bool) -> dict:
+    """Exact LAP on one (n, m) matrix. Returns row_ind, col_ind, u, v (minimize orientation of
+    ``sign * cost``, in the caller's row/column order) and n_iter."""
+    n, m = cost.shape
+    c, transposed = _oriented(cost)
+    k = min(n, m)
+    x = np.empty(c.shape[0], np.int64)
+    y = np.empty(c.shape[1], np.int64)
+    v = np.empty(c.shape[1], np.float64)
+    sign = -1.0 if maximize else 1.0
+    if k > 0:
+        status, n_aug = lapjv(c, sign, CONFIG["hungarian_arr_steps_per_row"], x, y, v)
+        if status == STATUS_INFEASIBLE:
+            raise ValueError(_INFEASIBLE_MSG)
+        assert status == STATUS_OK
+    else:
+        x[:], y[:], v[:], n_aug = -1, -1, 0.0, 0
+    rows = np.arange(c.shape[0], dtype=np.int64)
+    u = sign * c[rows, x].astype(np.float64) - v[x] if k > 0 else np.zeros(c.shape[0])
+    if transposed:
+        # The kernel's rows are the caller's columns.
+        order = np.argsort(x, kind="stable")
+        row_ind, col_ind = x[order], rows[order]
+        u, v = v, u
+    else:
+        row_ind, col_ind = rows, x
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_aug)}
+
+
+def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
+    """Exact LAP on B matrices of shape (n, m) at once, in parallel over the batch."""
+    bsz, n, m = cost.shape
+    c, transposed = _oriented(cost)
+    nr, nc = c.shape[1:]
+    k = min(n, m)
+    x = np.empty((bsz, nr), np.int64)
+    y = np.empty((bsz, nc), np.int64)
+    v = np.zeros((bsz, nc), np.float64)
+    status = np.zeros(bsz, np.int64)
+    n_aug = np.zeros(bsz, np.int64)
+    sign = -1.0 if maximize else 1.0
+    if k > 0 and bsz > 0:
+        lapjv_batch(c, sign, CONFIG["hungarian_arr_steps_per_row"], x, y, v, status, n_aug)
+        bad = np.flatnonzero(status == STATUS_INFEASIBLE)
+        if bad.size:
+            raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
+        assert (status == STATUS_OK).all()
+        u = sign * np.take_along_axis(c, x[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+        u -= np.take_along_axis(v, x, axis=1)
+    else:
+        x[:] = -1
+        u = np.zeros((bsz, nr))
+    rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
+    if transposed:
+        order = np.argsort(x, axis=1, kind="stable")
+        row_ind = np.take_along_axis(x, order, axis=1)
+        col_ind = np.take_along_axis(rows, order, axis=1)
+        u, v = v, u
+    else:
+        row_ind, col_ind = rows.copy(), x
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_aug}

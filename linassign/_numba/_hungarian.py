@@ -1,0 +1,241 @@
+"""Exact dense linear assignment: Jonker-Volgenant shortest augmenting paths (numba).
+
+Jonker & Volgenant (1987) "A shortest augmenting path algorithm for dense and sparse linear assignment
+problems", Computing 38, with the rectangular treatment of Crouse (2016) "On implementing 2D rectangular
+assignment algorithms", IEEE TAES 52. Phases, for an n-by-m cost with n <= m:
+
+1. square only: column reduction, reduction transfer and two passes of augmenting row reduction, which
+   usually leave few rows unassigned; rectangular: v = 0 and a greedy match of each row to its cheapest
+   column (keeps v <= 0, as the rectangular dual requires);
+2. for every row still free, Dijkstra on reduced costs ``c[i, j] - v[j]`` until a free column is reached,
+   then an augmentation and a price update of the scanned columns.
+
+Invariant between phases: every assigned row i sits on a column minimizing ``c[i, j] - v[j]`` (so the
+row dual ``u[i] = c[i, x[i]] - v[x[i]]`` is dual feasible and tight), and free columns keep ``v = 0`` in the
+rectangular case. The kernel works in the minimize orientation on ``sign * c`` so that maximize needs no copy.
+"""
+
+import numba
+import numpy as np
+
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+
+
+@numba.njit(cache=True, nogil=True)
+def lapjv(c, sign, arr_steps_per_row, x, y, v):
+    """Solve min sum sign*c[i, x[i]] over injective x, for c of shape (n, m), n <= m.
+
+    c : (n, m) float32/float64, read-only; +inf (after ``sign``) marks a forbidden pair.
+    sign : 1.0 to minimize, -1.0 to maximize.
+    x : (n,) int64, out: column of each row.  y : (m,) int64, out: row of each column or -1.
+    v : (m,) float64, out: column duals in the minimize orientation.
+    Returns (status, n_augmentations).
+    """
+    n, m = c.shape
+    x[:] = -1
+    y[:] = -1
+    v[:] = 0.0
+    free = np.empty(n, np.int64)
+    nfree = 0
+    if n == 0:
+        return STATUS_OK, 0
+
+    if n == m:
+        # 1a. Column reduction. Ties go to a row that is still unmatched, so a constant cost gives the identity.
+        matches = np.zeros(n, np.int64)
+        for j in range(m):
+            best = INF
+            ibest = -1
+            for i in range(n):
+                h = sign * c[i, j]
+                if h < best or (h == best and ibest >= 0 and matches[ibest] > 0 and matches[i] == 0):
+                    best = h
+                    ibest = i
+            if ibest < 0:
+                return STATUS_INFEASIBLE, 0  # a column with no allowed row
+            v[j] = best
+            matches[ibest] += 1
+            if matches[ibest] == 1:
+                x[ibest] = j
+                y[j] = ibest
+            elif v[j] < v[x[ibest]]:
+                y[x[ibest]] = -1
+                x[ibest] = j
+                y[j] = ibest
+
+        # 1b. Reduction transfer: a row matched once gives its slack to its column, so u[i] = 2nd-best.
+        for i in range(n):
+            if matches[i] == 0:
+                free[nfree] = i
+                nfree += 1
+            elif matches[i] == 1:
+                j1 = x[i]
+                mn = INF
+                for j in range(m):
+                    if j != j1:
+                        h = sign * c[i, j] - v[j]
+                        if h < mn:
+                            mn = h
+                if mn < INF:
+                    v[j1] -= mn
+
+        # 1c. Augmenting row reduction, two passes. Steps are capped: near-ties of huge magnitude can
+        # make it ping-pong with price decrements lost to rounding; leftover rows go to phase 2.
+        cap = arr_steps_per_row * n + 16
+        for _ in range(2):
+            k = 0
+            prv = nfree
+            nfree = 0
+            steps = 0
+            while k < prv:
+                steps += 1
+                if steps > cap:
+                    while k < prv:  # keep the rest free; nfree <= k so this only shifts left
+                        free[nfree] = free[k]
+                        nfree += 1
+                        k += 1
+                    break
+                i = free[k]
+                k += 1
+                umin = INF
+                usub = INF
+                j1 = -1
+                j2 = -1
+                for j in range(m):
+                    h = sign * c[i, j] - v[j]
+                    if h < usub:
+                        if h >= umin:
+                            usub = h
+                            j2 = j
+                        else:
+                            usub = umin
+                            j2 = j1
+                            umin = h
+                            j1 = j
+                if j1 < 0:
+                    return STATUS_INFEASIBLE, 0  # a row with no allowed column
+                if usub == INF:
+                    # Only one allowed column under these prices: leave the row to phase 2.
+                    free[nfree] = i
+                    nfree += 1
+                    continue
+                i0 = y[j1]
+                if umin < usub:
+                    v[j1] -= usub - umin
+                elif i0 >= 0:
+                    j1 = j2
+                    i0 = y[j2]
+                x[i] = j1
+                y[j1] = i
+                if i0 >= 0:
+                    x[i0] = -1
+                    if umin < usub:
+                        k -= 1
+                        free[k] = i0  # reassign the evicted row at once
+                    else:
+                        free[nfree] = i0
+                        nfree += 1
+    else:
+        # 1. Rectangular: v = 0; each row to its cheapest column if that column is free (ties prefer a
+        # free column, so a constant cost gives the identity).
+        for i in range(n):
+            best = INF
+            jbest = -1
+            for j in range(m):
+                h = sign * c[i, j]
+                if h < best or (h == best and jbest >= 0 and y[jbest] >= 0 and y[j] < 0):
+                    best = h
+                    jbest = j
+            if jbest < 0:
+                return STATUS_INFEASIBLE, 0
+            if y[jbest] < 0:
+                x[i] = jbest
+                y[jbest] = i
+            else:
+                free[nfree] = i
+                nfree += 1
+
+    # 2. Shortest augmenting paths from each free row. collist[:low] are scanned ("ready") columns,
+    # collist[low:up] are at the current minimum distance ("todo"), collist[up:] not reached yet.
+    d = np.empty(m, np.float64)
+    pred = np.empty(m, np.int64)
+    collist = np.empty(m, np.int64)
+    n_aug = 0
+    for fk in range(nfree):
+        f = free[fk]
+        for j in range(m):
+            d[j] = sign * c[f, j] - v[j]
+            pred[j] = f
+            collist[j] = j
+        low = 0
+        up = 0
+        last = 0
+        mn = 0.0
+        endofpath = -1
+        while endofpath < 0:
+            if up == low:
+                # Collect the columns at the next minimum distance.
+                last = low - 1
+                mn = d[collist[up]]
+                up += 1
+                for k in range(up, m):
+                    j = collist[k]
+                    h = d[j]
+                    if h <= mn:
+                        if h < mn:
+                            up = low
+                            mn = h
+                        collist[k] = collist[up]
+                        collist[up] = j
+                        up += 1
+                if mn == INF:
+                    return STATUS_INFEASIBLE, n_aug  # no free column reachable through allowed pairs
+                for k in range(low, up):
+                    if y[collist[k]] < 0:
+                        endofpath = collist[k]
+                        break
+            if endofpath < 0:
+                # Scan one todo column: relax the arcs out of the row that holds it.
+                j1 = collist[low]
+                low += 1
+                i = y[j1]
+                h = sign * c[i, j1] - v[j1] - mn
+                for k in range(up, m):
+                    j = collist[k]
+                    v2 = sign * c[i, j] - v[j] - h
+                    if v2 < d[j]:
+                        pred[j] = i
+                        if v2 == mn:
+                            if y[j] < 0:
+                                endofpath = j
+                                break
+                            collist[k] = collist[up]
+                            collist[up] = j
+                            up += 1
+                        d[j] = v2
+        # Price update of the ready columns keeps every assigned row on a cheapest column.
+        for k in range(last + 1):
+            j1 = collist[k]
+            v[j1] += d[j1] - mn
+        # Augment along the alternating path back to f.
+        while True:
+            i = pred[endofpath]
+            y[endofpath] = i
+            j1 = endofpath
+            endofpath = x[i]
+            x[i] = j1
+            if i == f:
+                break
+        n_aug += 1
+    return STATUS_OK, n_aug
+
+
+def _lapjv_batch_py(c, sign, arr_steps_per_row, x, y, v, status, n_aug):
+    """B independent problems c[b] (n, m), n <= m; outputs indexed by b. Parallel over b."""
+    for b in numba.prange(c.shape[0]):
+        s, a = lapjv(c[b], sign, arr_steps_per_row, x[b], y[b], v[b])
+        status[b] = s
+        n_aug[b] = a
+
+
+lapjv_batch = numba.njit(_lapjv_batch_py, cache=True, nogil=True, parallel=True)

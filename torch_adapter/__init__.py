@@ -1,0 +1,1 @@
+"""PyTorch adapter for linassign: the BASE layer and expert-parallel dispatch (lands with the adapter issue)."""
