@@ -17,3 +17,11 @@ __all__ = [
     "linear_sum_assignment",
     "verify",
 ]
+
+# ----------------------------------------------------------------------------------------------------------
+# Sinkhorn and auction (issue 4)
+# ----------------------------------------------------------------------------------------------------------
+from ._api import sinkhorn  # noqa: E402
+from ._result import SinkhornResult  # noqa: E402
+
+__all__ += ["SinkhornResult", "sinkhorn"]
