@@ -21,7 +21,7 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------------
 # Sinkhorn and auction (issue 4)
 # ----------------------------------------------------------------------------------------------------------
-from ._api import sinkhorn  # noqa: E402
+from ._api import auction, sinkhorn  # noqa: E402
 from ._result import SinkhornResult  # noqa: E402
 
-__all__ += ["SinkhornResult", "sinkhorn"]
+__all__ += ["SinkhornResult", "auction", "sinkhorn"]

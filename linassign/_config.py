@@ -27,5 +27,15 @@ CONFIG.update(
         # sum(a) and sum(b) may differ by this relative amount (rounding of user-normalized histograms);
         # b is then rescaled to sum(a) exactly, otherwise the marginal error could never reach tol.
         "sinkhorn_mass_rtol": 1e-6,
+        # auction: the first phase's eps is the cost spread divided by this; each phase divides eps by
+        # auction_eps_factor. Exact runs (eps=None) end at eps = 1/(n+1) for integer costs (then the auction's
+        # assignment is already optimal) and at spread * auction_eps_final_rel for float costs, before the
+        # exact finish (which makes any final eps exact: this value only trades auction work for finish work).
+        "auction_eps_start_div": 2.0,
+        "auction_eps_factor": 5.0,
+        "auction_eps_final_rel": 1e-7,
+        # A phase making more than this many bids per row gives up and hands over to the exact finish from
+        # scratch (a safety net against degenerate inputs; typical phases make a few bids per row).
+        "auction_max_bids_per_row": 200,
     }
 )

@@ -1,0 +1,421 @@
+"""Auction algorithm for the square and rectangular linear assignment problem (numba), with an exact finish.
+
+Bertsekas (1988) forward auction with epsilon scaling, in the minimize orientation of ``h = sign * c`` on an
+(n, m) matrix with n <= m (the host transposes taller matrices). Prices ``p`` (m,) start at 0. A free row i
+bids for its best column ``j1 = argmin_j h_ij + p_j`` (value w1; second best w2) and raises its price to
+``p_j1 + (w2 - w1) + eps``, evicting the previous owner (Gauss-Seidel: one row at a time, the evicted row
+bids next). Every assigned row then satisfies eps-complementary slackness (eps-CS)::
+
+    h_i,x(i) + p_x(i) <= min_j (h_ij + p_j) + eps.
+
+Epsilon scaling runs phases with eps divided by ``theta`` each time, keeping the prices and clearing the
+assignment, so each phase starts near its answer.
+
+Certificate and gap. With column duals ``v = -p`` and row duals ``u_i = min_j h_ij - v_j`` the duals are
+feasible, and ``sum_i h_i,x(i) - (sum u + sum v)`` is at most ``n * eps`` for a square problem (the sum of the
+eps-CS slacks); that is the gap an ``eps``-given result reports (computed, not assumed).
+
+Exactness (``eps=None``). Integer costs: with a final eps < 1/n the eps-CS assignment is optimal (Bertsekas
+1988, Prop. 1: any other assignment costs an integer more or equal, and this one is within n * eps < 1 of the
+optimum). Any costs, and exact duals in both cases: the *exact finish*. Rows whose assigned column is not an
+exact row minimum of ``h_ij - v_j`` are freed, and shortest augmenting paths (Dijkstra on reduced costs, the
+Jonker-Volgenant phase 2) reassign them; every assigned row stays tight and the path lengths update the duals,
+so the result is optimal with tight duals (gap 0 up to rounding). The auction's prices are near-optimal, so
+few rows are freed and their searches stay short; the finish is what makes float costs exact.
+
+Rectangular (n < m). The dual of "every row assigned, each column at most once" needs ``v_j <= 0`` for all
+columns and ``v_j = 0`` for unassigned ones. Prices only grow from 0 (``v <= 0``), but a column that eps
+scaling freed may keep a positive price; the finish sets such columns' ``v`` to 0, frees the rows this makes
+non-tight (repeating until none), and the augmenting paths keep free columns at ``v = 0`` and never raise
+``v`` (Crouse 2016).
+
+Termination. Every bid raises a price by at least eps; a feasible problem keeps prices bounded, so a phase
+that pushes a price past ``price_bound``, makes more than ``max_bids`` bids, or whose bid increment is lost to
+rounding (eps below the prices' resolution) hands the problem to the exact finish from scratch (``v = 0``,
+every row free), which also decides infeasibility exactly. No input can make the kernel loop forever.
+"""
+
+import numba
+import numpy as np
+
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_two(c, sign, i, p):
+    """(w1, j1, w2): the smallest and second smallest ``sign * c[i, j] + p[j]`` and the argmin (first wins)."""
+    w1 = INF
+    w2 = INF
+    j1 = -1
+    for j in range(c.shape[1]):
+        w = sign * c[i, j] + p[j]
+        if w < w2:
+            if w < w1:
+                w2 = w1
+                w1 = w
+                j1 = j
+            else:
+                w2 = w
+    return w1, j1, w2
+
+
+@numba.njit(cache=True, nogil=True)
+def _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack):
+    """One forward Gauss-Seidel auction phase at ``eps`` from prices ``p``, all rows free on entry.
+
+    big: the bid increment of a row with a single allowed column (no second best). Returns
+    (status, bids): status 0 all rows assigned; 1 a row has no allowed column (infeasible); 2 gave up
+    (price past price_bound, more than max_bids bids, or an increment lost to rounding).
+    """
+    n = c.shape[0]
+    x[:] = -1
+    y[:] = -1
+    top = 0
+    for i in range(n - 1, -1, -1):  # rows pop in increasing order
+        stack[top] = i
+        top += 1
+    bids = 0
+    while top > 0:
+        top -= 1
+        i = stack[top]
+        while i >= 0:
+            w1, j1, w2 = _best_two(c, sign, i, p)
+            if j1 < 0:
+                return 1, bids
+            inc = (w2 - w1) + eps if w2 < INF else big
+            old = p[j1]
+            new = old + inc
+            if not (new > old) or new > price_bound or bids >= max_bids:
+                return 2, bids
+            p[j1] = new
+            bids += 1
+            k = y[j1]
+            y[j1] = i
+            x[i] = j1
+            if k >= 0:
+                x[k] = -1
+            i = k  # the evicted row bids next (it is close to its old column's price level)
+    return 0, bids
+
+
+@numba.njit(cache=True, nogil=True)
+def _augment(c, sign, f, x, y, v, d, pred, collist):
+    """Shortest augmenting path from free row f (Dijkstra on reduced costs h_ij - v_j), then the dual update
+    of the scanned columns and the augmentation. Precondition: every assigned row sits on an exact minimum
+    of h_ij - v_j. Returns False if no free column is reachable through allowed pairs (infeasible)."""
+    m = c.shape[1]
+    for j in range(m):
+        d[j] = sign * c[f, j] - v[j]
+        pred[j] = f
+        collist[j] = j
+    low = 0
+    up = 0
+    last = 0
+    mn = 0.0
+    endofpath = -1
+    while endofpath < 0:
+        if up == low:
+            # Move every column at the next minimum distance into the todo range collist[low:up].
+            last = low - 1
+            mn = d[collist[up]]
+            up += 1
+            for k in range(up, m):
+                j = collist[k]
+                h = d[j]
+                if h <= mn:
+                    if h < mn:
+                        up = low
+                        mn = h
+                    collist[k] = collist[up]
+                    collist[up] = j
+                    up += 1
+            if mn == INF:
+                return False
+            for k in range(low, up):
+                if y[collist[k]] < 0:
+                    endofpath = collist[k]
+                    break
+        if endofpath < 0:
+            j1 = collist[low]
+            low += 1
+            i = y[j1]
+            h = sign * c[i, j1] - v[j1] - mn
+            for k in range(up, m):
+                j = collist[k]
+                v2 = sign * c[i, j] - v[j] - h
+                if v2 < d[j]:
+                    pred[j] = i
+                    if v2 == mn:
+                        if y[j] < 0:
+                            endofpath = j
+                            break
+                        collist[k] = collist[up]
+                        collist[up] = j
+                        up += 1
+                    d[j] = v2
+    for k in range(last + 1):
+        j1 = collist[k]
+        v[j1] += d[j1] - mn
+    while True:
+        i = pred[endofpath]
+        y[endofpath] = i
+        j1 = endofpath
+        endofpath = x[i]
+        x[i] = j1
+        if i == f:
+            break
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_min(c, sign, i, v):
+    best = INF
+    for j in range(c.shape[1]):
+        h = sign * c[i, j] - v[j]
+        if h < best:
+            best = h
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def exact_finish(c, sign, x, y, v):
+    """Turn any assignment x/y (partial allowed) with column duals v into an optimal one with tight duals.
+
+    Frees every row whose column is not an exact minimum of h_ij - v_j (and, rectangular, sets the v of free
+    columns to 0, freeing the rows that this makes non-tight, until none), then augments from each free row.
+    Returns (status, augmentations).
+    """
+    n, m = c.shape
+    rect = n < m
+    changed = True
+    while changed:
+        changed = False
+        if rect:
+            for j in range(m):
+                if y[j] < 0 and v[j] != 0.0:
+                    v[j] = 0.0
+                    changed = True
+            # Columns may only lower their duals below 0; a positive one (from a warm start) is reset.
+            for j in range(m):
+                if v[j] > 0.0:
+                    v[j] = 0.0
+                    changed = True
+        for i in range(n):
+            j = x[i]
+            if j >= 0 and sign * c[i, j] - v[j] > _row_min(c, sign, i, v):
+                x[i] = -1
+                y[j] = -1
+                changed = True
+        if not rect:
+            break
+    d = np.empty(m)
+    pred = np.empty(m, np.int64)
+    collist = np.empty(m, np.int64)
+    n_aug = 0
+    for f in range(n):
+        if x[f] < 0:
+            if not _augment(c, sign, f, x, y, v, d, pred, collist):
+                return STATUS_INFEASIBLE, n_aug
+            n_aug += 1
+    return STATUS_OK, n_aug
+
+
+@numba.njit(cache=True, nogil=True)
+def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v):
+    """Epsilon-scaling forward auction on c (n, m), n <= m, minimizing sign * c; then the exact finish.
+
+    eps_start > eps_final > 0: the first and last phase's eps; theta > 1: the division factor.
+    big: bid increment for a row with one allowed column; price_bound, max_bids: per-phase give-up limits.
+    exact: run the exact finish (eps=None); otherwise only when the eps-CS gap bound does not hold
+    (rectangular problems whose free columns kept prices) or the auction gave up.
+    x (n,), y (m,) int64 out; v (m,) float64 out: column duals (-prices) in the minimize orientation.
+    Returns (status, n_iter): n_iter = bids + augmentations.
+    """
+    n, m = c.shape
+    p = np.zeros(m)
+    stack = np.empty(n, np.int64)
+    eps = eps_start
+    total = 0
+    gave_up = False
+    while True:
+        status, bids = _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack)
+        total += bids
+        if status == 1:
+            return STATUS_INFEASIBLE, total
+        if status == 2:
+            gave_up = True
+            break
+        if eps <= eps_final:
+            break
+        eps = max(eps / theta, eps_final)
+    if gave_up:
+        x[:] = -1
+        y[:] = -1
+        v[:] = 0.0
+        status, n_aug = exact_finish(c, sign, x, y, v)
+        return status, total + n_aug
+    for j in range(m):
+        v[j] = -p[j]
+    need = exact
+    if not need and n < m:
+        # The n * eps bound needs v = 0 on free columns; a price left there by an earlier phase breaks it.
+        for j in range(m):
+            if y[j] < 0 and v[j] != 0.0:
+                need = True
+                break
+    if need:
+        status, n_aug = exact_finish(c, sign, x, y, v)
+        return status, total + n_aug
+    return STATUS_OK, total
+
+
+def _auction_batch_py(
+    c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, status, n_iter
+):
+    """B problems c[k] (n, m), n <= m, each with its own scalar parameters (arrays of shape (B,)). Parallel."""
+    for k in numba.prange(c.shape[0]):
+        s, it = auction(
+            c[k],
+            sign,
+            eps_start[k],
+            eps_final[k],
+            theta,
+            big[k],
+            price_bound[k],
+            max_bids,
+            exact,
+            x[k],
+            y[k],
+            v[k],
+        )
+        status[k] = s
+        n_iter[k] = it
+
+
+auction_batch = numba.njit(_auction_batch_py, cache=True, nogil=True, parallel=True)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def row_duals(c, sign, v, u):
+    """u[i] = min_j sign * c[i, j] - v[j]: the best row duals for column duals v (feasible by construction)."""
+    for i in numba.prange(c.shape[0]):
+        u[i] = _row_min(c, sign, i, v)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Host wrappers: validated arrays in, numpy arrays out, status -> exception
+# ----------------------------------------------------------------------------------------------------------
+
+_INFEASIBLE_MSG = "cost matrix is infeasible"
+
+
+def _oriented(cost):
+    """(c, transposed): c has rows <= cols, C-contiguous."""
+    n, m = cost.shape[-2:]
+    if n > m:
+        return np.ascontiguousarray(np.swapaxes(cost, -1, -2)), True
+    return np.ascontiguousarray(cost), False
+
+
+def _parameters(h_finite_min, h_finite_max, integral, n, eps):
+    """(eps_start, eps_final, big, price_bound) for one problem with n (<= m) rows."""
+    from .._config import CONFIG
+
+    spread = float(h_finite_max - h_finite_min) if h_finite_max >= h_finite_min else 0.0
+    scale = max(spread, abs(float(h_finite_max)) if h_finite_max >= h_finite_min else 0.0, 1e-300)
+    if eps is not None:
+        eps_final = eps
+    elif integral:
+        eps_final = 1.0 / (n + 1)  # < 1/n: the auction's own answer is already optimal (integer costs)
+    else:
+        eps_final = max(spread * CONFIG["auction_eps_final_rel"], scale * 1e-13)
+    eps_start = max(spread / CONFIG["auction_eps_start_div"], eps_final)
+    big = spread + eps_start  # increment of a bid with no second-best column
+    price_bound = (4.0 * n + 8.0) * (spread + big + eps_start)
+    return eps_start, eps_final, big, price_bound
+
+
+def _finite_range(h):
+    """(min, max, all integral) over the allowed (finite) entries of h; (inf, -inf, True) if none."""
+    finite = h[np.isfinite(h)]
+    if finite.size == 0:
+        return np.inf, -np.inf, True
+    return finite.min(), finite.max(), bool(np.all(finite == np.round(finite)))
+
+
+def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
+    """Auction on one (n, m) matrix; exact when eps is None. Returns row_ind, col_ind, u, v (minimize
+    orientation of ``sign * cost``, caller's row/column order) and n_iter, as ``solve_lap``."""
+    from .._config import CONFIG
+
+    n, m = cost.shape
+    c, transposed = _oriented(cost)
+    nr, nc = c.shape
+    sign = -1.0 if maximize else 1.0
+    x = np.full(nr, -1, np.int64)
+    y = np.full(nc, -1, np.int64)
+    v = np.zeros(nc)
+    u = np.zeros(nr)
+    n_iter = 0
+    if nr > 0:
+        lo, hi, integral = _finite_range(sign * c)
+        if not lo <= hi:
+            raise ValueError(_INFEASIBLE_MSG)
+        eps_start, eps_final, big, bound = _parameters(lo, hi, integral, nr, eps)
+        max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
+        theta = CONFIG["auction_eps_factor"]
+        status, n_iter = auction(
+            c, sign, eps_start, eps_final, theta, big, bound, max_bids, eps is None, x, y, v
+        )
+        if status == STATUS_INFEASIBLE:
+            raise ValueError(_INFEASIBLE_MSG)
+        row_duals(c, sign, v, u)
+    rows = np.arange(nr, dtype=np.int64)
+    if transposed:
+        order = np.argsort(x, kind="stable")
+        row_ind, col_ind = x[order], rows[order]
+        u, v = v, u
+    else:
+        row_ind, col_ind = rows, x
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_iter)}
+
+
+def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
+    """Auction on B matrices (B, n, m) at once, in parallel over the batch; fields batched."""
+    from .._config import CONFIG
+
+    bsz, n, m = cost.shape
+    c, transposed = _oriented(cost)
+    nr, nc = c.shape[1:]
+    sign = -1.0 if maximize else 1.0
+    x = np.full((bsz, nr), -1, np.int64)
+    y = np.full((bsz, nc), -1, np.int64)
+    v = np.zeros((bsz, nc))
+    u = np.zeros((bsz, nr))
+    status = np.zeros(bsz, np.int64)
+    n_iter = np.zeros(bsz, np.int64)
+    if nr > 0 and bsz > 0:
+        params = np.empty((bsz, 4))
+        for k in range(bsz):
+            lo, hi, integral = _finite_range(sign * c[k])
+            if not lo <= hi:
+                raise ValueError(f"{_INFEASIBLE_MSG} (batch items [{k}])")
+            params[k] = _parameters(lo, hi, integral, nr, eps)
+        max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
+        theta = CONFIG["auction_eps_factor"]
+        e0, e1, big, bound = (np.ascontiguousarray(params[:, k]) for k in range(4))
+        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, eps is None, x, y, v, status, n_iter)
+        bad = np.flatnonzero(status == STATUS_INFEASIBLE)
+        if bad.size:
+            raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
+        for k in range(bsz):
+            row_duals(c[k], sign, v[k], u[k])
+    rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
+    if transposed:
+        order = np.argsort(x, axis=1, kind="stable")
+        row_ind = np.take_along_axis(x, order, axis=1)
+        col_ind = np.take_along_axis(rows, order, axis=1)
+        u, v = v, u
+    else:
+        row_ind, col_ind = rows.copy(), x
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_iter}
