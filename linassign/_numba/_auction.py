@@ -43,7 +43,7 @@ from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 @numba.njit(cache=True, nogil=True)
 def _best_two(c, sign, i, p):
-    """(w1, j1, w2): the smallest and second smallest ``sign * c[i, j] + p[j]`` and the argmin (first wins)."""
+    """(w1, j1, w2): smallest and second smallest ``sign * c[i, j] + p[j]`` and the argmin (first wins)."""
     w1 = INF
     w2 = INF
     j1 = -1
@@ -272,7 +272,7 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, ex
 def _auction_batch_py(
     c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, status, n_iter
 ):
-    """B problems c[k] (n, m), n <= m, each with its own scalar parameters (arrays of shape (B,)). Parallel."""
+    """B problems c[k] (n, m), n <= m, with per-problem scalar parameters (arrays of shape (B,)). Parallel."""
     for k in numba.prange(c.shape[0]):
         s, it = auction(
             c[k],
@@ -297,7 +297,7 @@ auction_batch = numba.njit(_auction_batch_py, cache=True, nogil=True, parallel=T
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def row_duals(c, sign, v, u):
-    """u[i] = min_j sign * c[i, j] - v[j]: the best row duals for column duals v (feasible by construction)."""
+    """u[i] = min_j sign * c[i, j] - v[j]: the best row duals for column duals v (feasible by design)."""
     for i in numba.prange(c.shape[0]):
         u[i] = _row_min(c, sign, i, v)
 
