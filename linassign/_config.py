@@ -27,6 +27,9 @@ CONFIG.update(
         # sum(a) and sum(b) may differ by this relative amount (rounding of user-normalized histograms);
         # b is then rescaled to sum(a) exactly, otherwise the marginal error could never reach tol.
         "sinkhorn_mass_rtol": 1e-6,
+        # Below this many matrix entries one Sinkhorn problem runs on one thread (a parallel region per pass
+        # costs tens of microseconds, more than a small pass).
+        "sinkhorn_parallel_min_size": 65536,
         # auction: the first phase's eps is the cost spread divided by this; each phase divides eps by
         # auction_eps_factor. Exact runs (eps=None) end at eps = 1/(n+1) for integer costs (then the auction's
         # assignment is already optimal) and at spread * auction_eps_final_rel for float costs, before the

@@ -138,7 +138,7 @@ def as_marginal(x: Any, name: str, size: int, batch: int | None, cost_shape: tup
         bad = int((~np.isfinite(arr)).sum())
         raise ValueError(f"{name} must contain only finite values, got {bad} NaN or inf")
     if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} must be non-negative, got a minimum of {arr.min()!r}")
+        raise ValueError(f"{name} must be non-negative, got a minimum of {float(arr.min())!r}")
     return np.ascontiguousarray(np.broadcast_to(arr, (rows, size)))
 
 
@@ -152,7 +152,7 @@ def balance_marginals(a: np.ndarray, b: np.ndarray, rtol: float) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         where = f" (batch item {k})" if a.shape[0] > 1 else ""
         raise ValueError(
-            f"a and b must have the same total mass, got sum(a) = {sa[k]!r} and sum(b) = {sb[k]!r}{where}; "
+            f"a and b must have the same total mass, got sum(a) = {float(sa[k])!r} and sum(b) = {float(sb[k])!r}{where}; "
             "rescale one of them"
         )
     scale = np.divide(sa, sb, out=np.ones_like(sa), where=sb > 0)

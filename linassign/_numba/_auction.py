@@ -38,6 +38,7 @@ every row free), which also decides infeasibility exactly. No input can make the
 import numba
 import numpy as np
 
+from .._certificate import duality_gap
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 
@@ -269,9 +270,7 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, ex
     return STATUS_OK, total
 
 
-def _auction_batch_py(
-    c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, status, n_iter
-):
+def _auction_batch_py(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, status, n_iter):
     """B problems c[k] (n, m), n <= m, with per-problem scalar parameters (arrays of shape (B,)). Parallel."""
     for k in numba.prange(c.shape[0]):
         s, it = auction(
@@ -309,28 +308,22 @@ def row_duals(c, sign, v, u):
 _INFEASIBLE_MSG = "cost matrix is infeasible"
 
 
-def _oriented(cost):
-    """(c, transposed): c has rows <= cols, C-contiguous."""
-    n, m = cost.shape[-2:]
-    if n > m:
-        return np.ascontiguousarray(np.swapaxes(cost, -1, -2)), True
-    return np.ascontiguousarray(cost), False
-
-
 def _parameters(h_finite_min, h_finite_max, integral, n, eps):
-    """(eps_start, eps_final, big, price_bound) for one problem with n (<= m) rows."""
+    """(eps_start, eps_final, big, price_bound) for one problem with n (<= m) rows, h = sign * c."""
     from .._config import CONFIG
 
-    spread = float(h_finite_max - h_finite_min) if h_finite_max >= h_finite_min else 0.0
-    scale = max(spread, abs(float(h_finite_max)) if h_finite_max >= h_finite_min else 0.0, 1e-300)
+    spread = float(h_finite_max - h_finite_min)
+    magnitude = max(abs(float(h_finite_min)), abs(float(h_finite_max)))
     if eps is not None:
         eps_final = eps
     elif integral:
-        eps_final = 1.0 / (n + 1)  # < 1/n: the auction's own answer is already optimal (integer costs)
+        eps_final = 1.0 / (n + 1)  # < 1/n: the auction's own assignment is already optimal (integer costs)
     else:
-        eps_final = max(spread * CONFIG["auction_eps_final_rel"], scale * 1e-13)
+        eps_final = spread * CONFIG["auction_eps_final_rel"]
+    # Below a few ulps of the costs a bid cannot move a price: the phase would give up anyway.
+    eps_final = max(eps_final, magnitude * 1e-14, 1e-300)
     eps_start = max(spread / CONFIG["auction_eps_start_div"], eps_final)
-    big = spread + eps_start  # increment of a bid with no second-best column
+    big = spread + eps_start  # the increment of a bid with no second-best column
     price_bound = (4.0 * n + 8.0) * (spread + big + eps_start)
     return eps_start, eps_final, big, price_bound
 
@@ -340,16 +333,16 @@ def _finite_range(h):
     finite = h[np.isfinite(h)]
     if finite.size == 0:
         return np.inf, -np.inf, True
-    return finite.min(), finite.max(), bool(np.all(finite == np.round(finite)))
+    return float(finite.min()), float(finite.max()), bool(np.all(finite == np.round(finite)))
 
 
 def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
     """Auction on one (n, m) matrix; exact when eps is None. Returns row_ind, col_ind, u, v (minimize
-    orientation of ``sign * cost``, caller's row/column order) and n_iter, as ``solve_lap``."""
+    orientation of ``sign * cost``, caller's row/column order), n_iter, and gap when costs were rescaled."""
     from .._config import CONFIG
+    from . import _oriented  # the Hungarian's orientation and overflow-safe rescaling (a power of two)
 
-    n, m = cost.shape
-    c, transposed = _oriented(cost)
+    c, transposed, scale = _oriented(cost)
     nr, nc = c.shape
     sign = -1.0 if maximize else 1.0
     x = np.full(nr, -1, np.int64)
@@ -361,31 +354,36 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
         lo, hi, integral = _finite_range(sign * c)
         if not lo <= hi:
             raise ValueError(_INFEASIBLE_MSG)
-        eps_start, eps_final, big, bound = _parameters(lo, hi, integral, nr, eps)
+        eps_k = None if eps is None else eps * scale
+        eps_start, eps_final, big, bound = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
-        status, n_iter = auction(
-            c, sign, eps_start, eps_final, theta, big, bound, max_bids, eps is None, x, y, v
-        )
+        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, eps is None, x, y, v)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
         row_duals(c, sign, v, u)
+    out = {}
     rows = np.arange(nr, dtype=np.int64)
+    if scale != 1.0:
+        out["gap"] = float(duality_gap(sign * c[rows, x], u, v, rows, x)) / scale if nr > 0 else 0.0
+        with np.errstate(over="ignore"):
+            u, v = u / scale, v / scale
     if transposed:
         order = np.argsort(x, kind="stable")
         row_ind, col_ind = x[order], rows[order]
         u, v = v, u
     else:
         row_ind, col_ind = rows, x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_iter)}
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_iter), **out}
 
 
 def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
     """Auction on B matrices (B, n, m) at once, in parallel over the batch; fields batched."""
     from .._config import CONFIG
+    from . import _oriented
 
-    bsz, n, m = cost.shape
-    c, transposed = _oriented(cost)
+    bsz = cost.shape[0]
+    c, transposed, scale = _oriented(cost)
     nr, nc = c.shape[1:]
     sign = -1.0 if maximize else 1.0
     x = np.full((bsz, nr), -1, np.int64)
@@ -396,11 +394,12 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
     n_iter = np.zeros(bsz, np.int64)
     if nr > 0 and bsz > 0:
         params = np.empty((bsz, 4))
+        eps_k = None if eps is None else eps * scale
         for k in range(bsz):
             lo, hi, integral = _finite_range(sign * c[k])
             if not lo <= hi:
                 raise ValueError(f"{_INFEASIBLE_MSG} (batch items [{k}])")
-            params[k] = _parameters(lo, hi, integral, nr, eps)
+            params[k] = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
         e0, e1, big, bound = (np.ascontiguousarray(params[:, k]) for k in range(4))
@@ -410,7 +409,14 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
         for k in range(bsz):
             row_duals(c[k], sign, v[k], u[k])
+    out = {}
     rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
+    if scale != 1.0:
+        if nr > 0 and bsz > 0:
+            picked = sign * np.take_along_axis(c, x[:, :, None], axis=2)[:, :, 0]
+            out["gap"] = duality_gap(picked, u, v, rows, x) / scale
+        with np.errstate(over="ignore"):
+            u, v = u / scale, v / scale
     if transposed:
         order = np.argsort(x, axis=1, kind="stable")
         row_ind = np.take_along_axis(x, order, axis=1)
@@ -418,4 +424,4 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
         u, v = v, u
     else:
         row_ind, col_ind = rows.copy(), x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_iter}
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_iter, **out}

@@ -327,13 +327,13 @@ def sinkhorn_plan(c, sign, f, g, reg, plan):
 # Host wrappers: validated arrays in, numpy arrays out (f, g in the caller's sense), status -> exception
 # ----------------------------------------------------------------------------------------------------------
 
+from .._config import CONFIG  # noqa: E402
+
 _INFEASIBLE_MSG = "cost matrix is infeasible"
 
 
 def _schedule(h_spread, reg, anneal, max_iter):
     """(reg, iterations) stages: geometric decrease from the cost spread down to reg when ``anneal``."""
-    from .._config import CONFIG
-
     stages = []
     if anneal and h_spread > 0.0:
         r = CONFIG["sinkhorn_anneal_start"] * h_spread
@@ -369,12 +369,14 @@ def solve_sinkhorn(cost, a, b, reg, maximize, tol, max_iter, init, return_plan, 
         out = {"f": f, "g": g, "plan": plan, "cost": 0.0, "marginal_error": 0.0}
         return {**out, "converged": True, "n_iter": 0}
     stages = _schedule(_spread(c, sign), reg, anneal and init is None, max_iter)
-    nblk = numba.get_num_threads()
+    # Small problems run serially: a parallel region per pass costs more than the pass itself.
+    parallel = c.size >= CONFIG["sinkhorn_parallel_min_size"] and numba.get_num_threads() > 1
+    kernel, nblk = (sinkhorn_log, numba.get_num_threads()) if parallel else (_sinkhorn_serial, 1)
     n_iter = 0
     for k, (r, iters) in enumerate(stages):
         last = k == len(stages) - 1
         budget = max_iter - n_iter if last else min(iters, max_iter - n_iter)
-        status, it, err, tcost = sinkhorn_log(c, sign, a, b, r, f, g, tol, budget, nblk)
+        status, it, err, tcost = kernel(c, sign, a, b, r, f, g, tol, budget, nblk)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
         n_iter += it
