@@ -282,7 +282,7 @@ def _auction_batch_py(c, sign, eps_start, eps_final, theta, big, price_bound, ma
             big[k],
             price_bound[k],
             max_bids,
-            exact,
+            exact[k],
             x[k],
             y[k],
             v[k],
@@ -309,23 +309,28 @@ _INFEASIBLE_MSG = "cost matrix is infeasible"
 
 
 def _parameters(h_finite_min, h_finite_max, integral, n, eps):
-    """(eps_start, eps_final, big, price_bound) for one problem with n (<= m) rows, h = sign * c."""
+    """(eps_start, eps_final, big, price_bound, exact) for one problem with n (<= m) rows, h = sign * c.
+
+    exact: run the exact finish (always for eps=None; also for a given eps below what bids can resolve,
+    so that the promised gap <= n * eps still holds)."""
     from .._config import CONFIG
 
     spread = float(h_finite_max - h_finite_min)
     magnitude = max(abs(float(h_finite_min)), abs(float(h_finite_max)))
+    # Below a few ulps of the costs a bid cannot move a price (the phase would give up anyway).
+    floor = max(magnitude * 1e-14, 1e-300)
+    exact = eps is None or eps < floor
     if eps is not None:
         eps_final = eps
     elif integral:
         eps_final = 1.0 / (n + 1)  # < 1/n: the auction's own assignment is already optimal (integer costs)
     else:
         eps_final = spread * CONFIG["auction_eps_final_rel"]
-    # Below a few ulps of the costs a bid cannot move a price: the phase would give up anyway.
-    eps_final = max(eps_final, magnitude * 1e-14, 1e-300)
+    eps_final = max(eps_final, floor)
     eps_start = max(spread / CONFIG["auction_eps_start_div"], eps_final)
     big = spread + eps_start  # the increment of a bid with no second-best column
     price_bound = (4.0 * n + 8.0) * (spread + big + eps_start)
-    return eps_start, eps_final, big, price_bound
+    return eps_start, eps_final, big, price_bound, exact
 
 
 def _finite_range(h):
@@ -355,10 +360,10 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
         if not lo <= hi:
             raise ValueError(_INFEASIBLE_MSG)
         eps_k = None if eps is None else eps * scale
-        eps_start, eps_final, big, bound = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
+        eps_start, eps_final, big, bound, exact = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
-        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, eps is None, x, y, v)
+        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, exact, x, y, v)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
         row_duals(c, sign, v, u)
@@ -393,17 +398,18 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
     status = np.zeros(bsz, np.int64)
     n_iter = np.zeros(bsz, np.int64)
     if nr > 0 and bsz > 0:
-        params = np.empty((bsz, 4))
+        params = np.empty((bsz, 5))
         eps_k = None if eps is None else eps * scale
         for k in range(bsz):
             lo, hi, integral = _finite_range(sign * c[k])
             if not lo <= hi:
-                raise ValueError(f"{_INFEASIBLE_MSG} (batch items [{k}])")
+                lo = hi = 0.0  # no allowed pair: the kernel reports the item infeasible at its first bid
             params[k] = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
         e0, e1, big, bound = (np.ascontiguousarray(params[:, k]) for k in range(4))
-        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, eps is None, x, y, v, status, n_iter)
+        exact = params[:, 4] != 0.0
+        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, exact, x, y, v, status, n_iter)
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
         if bad.size:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
