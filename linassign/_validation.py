@@ -152,8 +152,8 @@ def balance_marginals(a: np.ndarray, b: np.ndarray, rtol: float) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         where = f" (batch item {k})" if a.shape[0] > 1 else ""
         raise ValueError(
-            f"a and b must have the same total mass, got sum(a) = {float(sa[k])!r} and sum(b) = {float(sb[k])!r}{where}; "
-            "rescale one of them"
+            f"a and b must have the same total mass, got sum(a) = {float(sa[k])!r} and "
+            f"sum(b) = {float(sb[k])!r}{where}; rescale one of them"
         )
     scale = np.divide(sa, sb, out=np.ones_like(sa), where=sb > 0)
     return b * scale[:, None]

@@ -179,6 +179,45 @@ def _row_min(c, sign, i, v):
 
 
 @numba.njit(cache=True, nogil=True)
+def _repair_duals(c, sign, x, y, v, max_pops):
+    """Lower column duals until every assigned row is tight (square problems, complete assignment).
+
+    Difference constraints ``v_j <= v_x(i) + h_ij - h_i,x(i)`` (column x(i)'s row must not prefer j), solved by
+    label correcting (SPFA) from the auction's duals, which violate them by at most eps. An optimal assignment
+    has no negative cycle, so this ends with exact duals; otherwise ``max_pops`` stops it and the freeing
+    finish takes over. Either way it only lowers duals, and the finish checks tightness itself.
+    """
+    n, m = c.shape
+    queue = np.empty(m, np.int64)
+    inq = np.ones(m, np.bool_)
+    for k in range(m):
+        queue[k] = k
+    head = 0
+    size = m
+    pops = 0
+    while size > 0 and pops < max_pops:
+        k = queue[head]
+        head = head + 1 if head + 1 < m else 0
+        size -= 1
+        inq[k] = False
+        pops += 1
+        i = y[k]
+        if i < 0:
+            continue
+        base = v[k] - sign * c[i, k]
+        for j in range(m):
+            cand = base + sign * c[i, j]
+            if cand < v[j]:
+                v[j] = cand
+                if not inq[j]:
+                    inq[j] = True
+                    tail = head + size if head + size < m else head + size - m
+                    queue[tail] = j
+                    size += 1
+    return size == 0
+
+
+@numba.njit(cache=True, nogil=True)
 def exact_finish(c, sign, x, y, v):
     """Turn any assignment x/y (partial allowed) with column duals v into an optimal one with tight duals.
 
@@ -222,14 +261,15 @@ def exact_finish(c, sign, x, y, v):
 
 
 @numba.njit(cache=True, nogil=True)
-def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v):
+def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, u):
     """Epsilon-scaling forward auction on c (n, m), n <= m, minimizing sign * c; then the exact finish.
 
     eps_start > eps_final > 0: the first and last phase's eps; theta > 1: the division factor.
     big: bid increment for a row with one allowed column; price_bound, max_bids: per-phase give-up limits.
     exact: run the exact finish (eps=None); otherwise only when the eps-CS gap bound does not hold
     (rectangular problems whose free columns kept prices) or the auction gave up.
-    x (n,), y (m,) int64 out; v (m,) float64 out: column duals (-prices) in the minimize orientation.
+    x (n,), y (m,) int64 out; v (m,) float64 out: column duals (-prices) in the minimize orientation;
+    u (n,) float64 out: row duals ``min_j h_ij - v_j`` (after the exact finish: ``h_i,x(i) - v_x(i)``, equal).
     Returns (status, n_iter): n_iter = bids + augmentations.
     """
     n, m = c.shape
@@ -254,6 +294,7 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, ex
         y[:] = -1
         v[:] = 0.0
         status, n_aug = exact_finish(c, sign, x, y, v)
+        _tight_row_duals(c, sign, x, v, u)
         return status, total + n_aug
     for j in range(m):
         v[j] = -p[j]
@@ -265,12 +306,29 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, ex
                 need = True
                 break
     if need:
+        if n == m:
+            # Usually makes every row tight at the cost of about one pass (always so when eps < 1/n and the
+            # costs are integers: the assignment is then optimal); the finish handles whatever is left.
+            _repair_duals(c, sign, x, y, v, 4 * m + 16)
         status, n_aug = exact_finish(c, sign, x, y, v)
+        _tight_row_duals(c, sign, x, v, u)
         return status, total + n_aug
+    for i in range(n):
+        u[i] = _row_min(c, sign, i, v)
     return STATUS_OK, total
 
 
-def _auction_batch_py(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, status, n_iter):
+@numba.njit(cache=True, nogil=True)
+def _tight_row_duals(c, sign, x, v, u):
+    """u_i = h_i,x(i) - v_x(i): after the exact finish every assigned row is on a row minimum."""
+    for i in range(c.shape[0]):
+        j = x[i]
+        u[i] = sign * c[i, j] - v[j] if j >= 0 else 0.0
+
+
+def _auction_batch_py(
+    c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, u, status, n_iter
+):
     """B problems c[k] (n, m), n <= m, with per-problem scalar parameters (arrays of shape (B,)). Parallel."""
     for k in numba.prange(c.shape[0]):
         s, it = auction(
@@ -286,19 +344,13 @@ def _auction_batch_py(c, sign, eps_start, eps_final, theta, big, price_bound, ma
             x[k],
             y[k],
             v[k],
+            u[k],
         )
         status[k] = s
         n_iter[k] = it
 
 
 auction_batch = numba.njit(_auction_batch_py, cache=True, nogil=True, parallel=True)
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def row_duals(c, sign, v, u):
-    """u[i] = min_j sign * c[i, j] - v[j]: the best row duals for column duals v (feasible by design)."""
-    for i in numba.prange(c.shape[0]):
-        u[i] = _row_min(c, sign, i, v)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -327,18 +379,34 @@ def _parameters(h_finite_min, h_finite_max, integral, n, eps):
     else:
         eps_final = spread * CONFIG["auction_eps_final_rel"]
     eps_final = max(eps_final, floor)
-    eps_start = max(spread / CONFIG["auction_eps_start_div"], eps_final)
+    div = CONFIG["auction_eps_start_div"]
+    eps_start = max(spread / (n if div is None else div), eps_final)
     big = spread + eps_start  # the increment of a bid with no second-best column
     price_bound = (4.0 * n + 8.0) * (spread + big + eps_start)
     return eps_start, eps_final, big, price_bound, exact
 
 
-def _finite_range(h):
-    """(min, max, all integral) over the allowed (finite) entries of h; (inf, -inf, True) if none."""
-    finite = h[np.isfinite(h)]
-    if finite.size == 0:
-        return np.inf, -np.inf, True
-    return float(finite.min()), float(finite.max()), bool(np.all(finite == np.round(finite)))
+@numba.njit(cache=True, nogil=True, fastmath={"nnan", "nsz", "reassoc"})
+def _finite_range_kernel(flat, sign):
+    """Branch-free (vectorizable) min, max and integrality of the finite entries of sign * flat (no NaN)."""
+    lo = INF
+    hi = -INF
+    frac = 0.0
+    for k in range(flat.size):
+        h = sign * flat[k]
+        fin = h < INF
+        lo = h if h < lo else lo
+        hv = h if fin else -INF
+        hi = hv if hv > hi else hi
+        frac += 0.0 if (not fin) or h == np.floor(h) else 1.0
+    return lo, hi, frac == 0.0
+
+
+def _finite_range(c, sign):
+    """(min, max, all integral) over the allowed (finite) entries of h = sign * c, in one pass without
+    temporaries; (inf, -inf, True) if there are none."""
+    lo, hi, integral = _finite_range_kernel(c.reshape(-1), sign)
+    return float(lo), float(hi), bool(integral)
 
 
 def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
@@ -356,17 +424,16 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
     u = np.zeros(nr)
     n_iter = 0
     if nr > 0:
-        lo, hi, integral = _finite_range(sign * c)
+        lo, hi, integral = _finite_range(c, sign)
         if not lo <= hi:
             raise ValueError(_INFEASIBLE_MSG)
         eps_k = None if eps is None else eps * scale
         eps_start, eps_final, big, bound, exact = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
-        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, exact, x, y, v)
+        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, exact, x, y, v, u)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
-        row_duals(c, sign, v, u)
     out = {}
     rows = np.arange(nr, dtype=np.int64)
     if scale != 1.0:
@@ -401,7 +468,7 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
         params = np.empty((bsz, 5))
         eps_k = None if eps is None else eps * scale
         for k in range(bsz):
-            lo, hi, integral = _finite_range(sign * c[k])
+            lo, hi, integral = _finite_range(c[k], sign)
             if not lo <= hi:
                 lo = hi = 0.0  # no allowed pair: the kernel reports the item infeasible at its first bid
             params[k] = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
@@ -409,12 +476,10 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
         theta = CONFIG["auction_eps_factor"]
         e0, e1, big, bound = (np.ascontiguousarray(params[:, k]) for k in range(4))
         exact = params[:, 4] != 0.0
-        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, exact, x, y, v, status, n_iter)
+        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, exact, x, y, v, u, status, n_iter)
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
         if bad.size:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
-        for k in range(bsz):
-            row_duals(c[k], sign, v[k], u[k])
     out = {}
     rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
     if scale != 1.0:
