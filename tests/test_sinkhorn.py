@@ -104,7 +104,7 @@ def test_same_iterate_as_pot_after_the_same_iterations(parallel, p, n_iter):
 @given(p=ot_problems(max_side=10))
 def test_converged_plan_matches_pot(p):
     cost, a, b, reg = p
-    assume(reg >= 3e-3 * cost.max())  # converges within the budget
+    assume(reg >= 3e-2 * cost.max())  # POT's Python loop is slow at small reg; same-iterate covers those
     tol = 1e-10 * a.sum()
     res = linassign.sinkhorn(cost, a, b, reg=reg, tol=tol, max_iter=100_000, return_plan=True)
     assert res.converged is True
