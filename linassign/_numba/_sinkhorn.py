@@ -54,15 +54,22 @@ _LN2_HI = 0.6931471803691238  # 32 trailing zero bits: k * _LN2_HI is exact for 
 _LN2_LO = 1.9082149292705877e-10
 
 
-@intrinsic
-def _int64_bits_as_float64(typingctx, x):
-    """Reinterpret the bits of an int64 as a float64 (LLVM bitcast, free in SIMD registers)."""
-    sig = types.float64(types.int64)
+if numba.config.DISABLE_JIT:  # pure Python (coverage runs): the same bits through a numpy view
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+    def _int64_bits_as_float64(x):
+        return np.array(x, dtype=np.int64).view(np.float64)[()]
 
-    return sig, codegen
+else:
+
+    @intrinsic
+    def _int64_bits_as_float64(typingctx, x):
+        """Reinterpret the bits of an int64 as a float64 (LLVM bitcast, free in SIMD registers)."""
+        sig = types.float64(types.int64)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.DoubleType())
+
+        return sig, codegen
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_EXP_FASTMATH)
