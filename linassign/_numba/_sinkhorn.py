@@ -189,7 +189,8 @@ def _col_lse_block(c, scale, phi, psi, r0, r1, colmax, acc, second):
                 colmax[j] = max(colmax[j], p + psi[j] - c[i, j] * scale)
         else:
             for j in range(m):
-                acc[j] += exp_fast(p + psi[j] - c[i, j] * scale - colmax[j])
+                shift = colmax[j] if colmax[j] > -np.inf else 0.0  # -inf: no allowed row (infeasible), sum 0
+                acc[j] += exp_fast(p + psi[j] - c[i, j] * scale - shift)
 
 
 def _sinkhorn_py(c, sign, a, b, reg, f, g, tol, max_iter, nblk):
@@ -223,8 +224,12 @@ def _sinkhorn_py(c, sign, a, b, reg, f, g, tol, max_iter, nblk):
     """
     n, m = c.shape
     scale = sign / reg
-    lga = np.log(a)
-    lgb = np.log(b)
+    lga = np.empty(n)  # log a, -inf for zero mass (no log(0) warning in pure-Python runs)
+    lgb = np.empty(m)
+    for i in range(n):
+        lga[i] = math.log(a[i]) if a[i] > 0.0 else -np.inf
+    for j in range(m):
+        lgb[j] = math.log(b[j]) if b[j] > 0.0 else -np.inf
     phi = np.empty(n)
     psi = np.empty(m)
     for i in range(n):
