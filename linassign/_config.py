@@ -41,5 +41,8 @@ CONFIG.update(
         # A phase making more than this many bids per row gives up and hands over to the exact finish from
         # scratch (a safety net against degenerate inputs; typical phases make a few bids per row).
         "auction_max_bids_per_row": 200,
+        # Columns each row keeps as candidates between its bids: while their best two stay below the value the
+        # rest had at the last full scan (prices only grow), a bid reads these instead of the whole row.
+        "auction_candidates": 12,
     }
 )

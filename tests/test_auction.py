@@ -329,6 +329,24 @@ def test_give_up_path_is_still_exact(monkeypatch):
         assert_same_objective(exact_objective(cost, res.row_ind, res.col_ind), scipy_objective(cost), cost)
 
 
+@pytest.mark.parametrize("n_cand", [1, 2, 1000])
+@settings(max_examples=25)
+@given(p=problems(max_side=25, forbidden=None))
+def test_candidate_cache_sizes_stay_exact(n_cand, p):
+    """The per-row candidate cache (1 = almost always rescan, 1000 = the whole row) never changes the answer."""
+    if scipy_error(p.cost, p.maximize) is not None:
+        return
+    saved = CONFIG["auction_candidates"]
+    CONFIG["auction_candidates"] = n_cand
+    try:
+        res = linassign.auction(p.cost, maximize=p.maximize)
+    finally:
+        CONFIG["auction_candidates"] = saved
+    check_exact(p.cost, res, p.maximize)
+    got = exact_objective(p.cost, res.row_ind, res.col_ind)
+    assert_same_objective(got, scipy_objective(p.cost, p.maximize), p.cost)
+
+
 def test_invalid_eps():
     for eps in (0, -1.0, np.inf, np.nan, "1", True):
         with pytest.raises(ValueError, match="^eps must be None \\(exact\\) or a positive finite number, got"):

@@ -61,7 +61,61 @@ def _best_two(c, sign, i, p):
 
 
 @numba.njit(cache=True, nogil=True)
-def _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack):
+def _scan_top(c, sign, i, p, cand, k):
+    """Full scan of row i: cand[:k] gets the k columns of smallest ``h_ij + p_j`` (-1 if fewer allowed);
+    returns (w1, j1, w2, threshold): best, its column, second best, and the (k+1)-th smallest value (a lower
+    bound, now and later, on the value of every column not in cand, since prices never decrease)."""
+    vals = np.empty(k + 1)
+    idx = np.empty(k + 1, np.int64)
+    for t in range(k + 1):
+        vals[t] = INF
+        idx[t] = -1
+    worst = INF
+    for j in range(c.shape[1]):
+        w = sign * c[i, j] + p[j]
+        if w < worst:
+            # Insert into the sorted top k+1 (rare after the first few columns).
+            t = k
+            while t > 0 and vals[t - 1] > w:
+                vals[t] = vals[t - 1]
+                idx[t] = idx[t - 1]
+                t -= 1
+            vals[t] = w
+            idx[t] = j
+            worst = vals[k]
+    for t in range(k):
+        cand[t] = idx[t]
+    return vals[0], idx[0], vals[1], vals[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_two_cached(c, sign, i, p, cand, thresh):
+    """Best and second-best of row i from its cached candidates, rescanning the row only when they might be
+    wrong. Valid because prices only grow: a column outside cand is worth at least thresh[i] forever, so if
+    the candidates' best two are both <= thresh[i], they are the row's best two."""
+    k = cand.shape[1]
+    w1 = INF
+    w2 = INF
+    j1 = -1
+    for t in range(k):
+        j = cand[i, t]
+        if j >= 0:
+            w = sign * c[i, j] + p[j]
+            if w < w2:
+                if w < w1 or (w == w1 and j < j1):
+                    w2 = w1
+                    w1 = w
+                    j1 = j
+                else:
+                    w2 = w
+    if j1 >= 0 and w2 <= thresh[i]:
+        return w1, j1, w2
+    w1, j1, w2, thresh[i] = _scan_top(c, sign, i, p, cand[i], k)
+    return w1, j1, w2
+
+
+@numba.njit(cache=True, nogil=True)
+def _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack, cand, thresh):
     """One forward Gauss-Seidel auction phase at ``eps`` from prices ``p``, all rows free on entry.
 
     big: the bid increment of a row with a single allowed column (no second best). Returns
@@ -80,7 +134,7 @@ def _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack):
         top -= 1
         i = stack[top]
         while i >= 0:
-            w1, j1, w2 = _best_two(c, sign, i, p)
+            w1, j1, w2 = _best_two_cached(c, sign, i, p, cand, thresh)
             if j1 < 0:
                 return 1, bids
             inc = (w2 - w1) + eps if w2 < INF else big
@@ -261,11 +315,12 @@ def exact_finish(c, sign, x, y, v):
 
 
 @numba.njit(cache=True, nogil=True)
-def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, u):
+def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, n_cand, exact, x, y, v, u):
     """Epsilon-scaling forward auction on c (n, m), n <= m, minimizing sign * c; then the exact finish.
 
     eps_start > eps_final > 0: the first and last phase's eps; theta > 1: the division factor.
     big: bid increment for a row with one allowed column; price_bound, max_bids: per-phase give-up limits.
+    n_cand: columns cached per row between bids (``_best_two_cached``).
     exact: run the exact finish (eps=None); otherwise only when the eps-CS gap bound does not hold
     (rectangular problems whose free columns kept prices) or the auction gave up.
     x (n,), y (m,) int64 out; v (m,) float64 out: column duals (-prices) in the minimize orientation;
@@ -275,11 +330,14 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, ex
     n, m = c.shape
     p = np.zeros(m)
     stack = np.empty(n, np.int64)
+    # Each row's best few columns and a bound on the rest (see _best_two_cached): most bids skip the row scan.
+    cand = np.full((n, max(1, min(n_cand, m))), -1, np.int64)
+    thresh = np.full(n, -INF)  # -INF: nothing cached yet, the first bid scans
     eps = eps_start
     total = 0
     gave_up = False
     while True:
-        status, bids = _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack)
+        status, bids = _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack, cand, thresh)
         total += bids
         if status == 1:
             return STATUS_INFEASIBLE, total
@@ -327,7 +385,7 @@ def _tight_row_duals(c, sign, x, v, u):
 
 
 def _auction_batch_py(
-    c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, exact, x, y, v, u, status, n_iter
+    c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, n_cand, exact, x, y, v, u, status, n_iter
 ):
     """B problems c[k] (n, m), n <= m, with per-problem scalar parameters (arrays of shape (B,)). Parallel."""
     for k in numba.prange(c.shape[0]):
@@ -340,6 +398,7 @@ def _auction_batch_py(
             big[k],
             price_bound[k],
             max_bids,
+            n_cand,
             exact[k],
             x[k],
             y[k],
@@ -431,7 +490,8 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
         eps_start, eps_final, big, bound, exact = _parameters(lo, hi, integral and scale == 1.0, nr, eps_k)
         max_bids = CONFIG["auction_max_bids_per_row"] * nr + 1000
         theta = CONFIG["auction_eps_factor"]
-        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, exact, x, y, v, u)
+        n_cand = CONFIG["auction_candidates"]
+        status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, n_cand, exact, x, y, v, u)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
     out = {}
@@ -476,7 +536,8 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
         theta = CONFIG["auction_eps_factor"]
         e0, e1, big, bound = (np.ascontiguousarray(params[:, k]) for k in range(4))
         exact = params[:, 4] != 0.0
-        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, exact, x, y, v, u, status, n_iter)
+        n_cand = CONFIG["auction_candidates"]
+        auction_batch(c, sign, e0, e1, theta, big, bound, max_bids, n_cand, exact, x, y, v, u, status, n_iter)
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
         if bad.size:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
