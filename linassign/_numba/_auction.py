@@ -11,15 +11,20 @@ bids next). Every assigned row then satisfies eps-complementary slackness (eps-C
 Epsilon scaling runs phases with eps divided by ``theta`` each time, keeping the prices and clearing the
 assignment, so each phase starts near its answer.
 
+Candidate cache. Prices never decrease, so each row keeps its best few columns from its last full scan and the
+next value below them, a lower bound on every other column forever: a bid whose cached best two stay under
+that bound skips the row scan (``_best_two_cached``); most bids do.
+
 Certificate and gap. With column duals ``v = -p`` and row duals ``u_i = min_j h_ij - v_j`` the duals are
 feasible, and ``sum_i h_i,x(i) - (sum u + sum v)`` is at most ``n * eps`` for a square problem (the sum of the
 eps-CS slacks); that is the gap an ``eps``-given result reports (computed, not assumed).
 
 Exactness (``eps=None``). Integer costs: with a final eps < 1/n the eps-CS assignment is optimal (Bertsekas
 1988, Prop. 1: any other assignment costs an integer more or equal, and this one is within n * eps < 1 of the
-optimum). Any costs, and exact duals in both cases: the *exact finish*. Rows whose assigned column is not an
-exact row minimum of ``h_ij - v_j`` are freed, and shortest augmenting paths (Dijkstra on reduced costs, the
-Jonker-Volgenant phase 2) reassign them; every assigned row stays tight and the path lengths update the duals,
+optimum). Any costs, and exact duals in both cases: the *exact finish*. Square problems first repair the duals
+by label correcting (``_repair_duals``; exact whenever the assignment is optimal). Then rows whose assigned
+column is not an exact row minimum of ``h_ij - v_j`` are freed, and shortest augmenting paths (Dijkstra on
+reduced costs, the Jonker-Volgenant phase 2) reassign them; every assigned row stays tight and the path lengths update the duals,
 so the result is optimal with tight duals (gap 0 up to rounding). The auction's prices are near-optimal, so
 few rows are freed and their searches stay short; the finish is what makes float costs exact.
 
