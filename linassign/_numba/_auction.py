@@ -25,8 +25,9 @@ optimum). Any costs, and exact duals in both cases: the *exact finish*. Square p
 by label correcting (``_repair_duals``; exact whenever the assignment is optimal). Then rows whose assigned
 column is not an exact row minimum of ``h_ij - v_j`` are freed, and shortest augmenting paths (Dijkstra on
 reduced costs, the Jonker-Volgenant phase 2) reassign them; every assigned row stays tight and the path
-lengths update the duals, so the result is optimal with tight duals (gap 0 up to rounding). The auction's prices are near-optimal, so
-few rows are freed and their searches stay short; the finish is what makes float costs exact.
+lengths update the duals, so the result is optimal with tight duals (gap 0 up to rounding). The auction's
+prices are near-optimal, so few rows are freed and their searches stay short; the finish is what makes float
+costs exact.
 
 Rectangular (n < m). The dual of "every row assigned, each column at most once" needs ``v_j <= 0`` for all
 columns and ``v_j = 0`` for unassigned ones. Prices only grow from 0 (``v <= 0``), but a column that eps
