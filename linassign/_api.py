@@ -152,7 +152,7 @@ def balanced_assignment(
     prices: Any = None,
     backend: str = "auto",
 ) -> BalancedResult:
-    """Assign every row to a column so that each column receives at most its capacity, maximizing the total score.
+    """Assign rows to columns, each column receiving at most its capacity, to maximize the total score.
 
     This is the routing problem of BASE layers (tokens to experts with equal loads). The problem is solved
     in column space: only the n-by-E scores are read, the n-by-n expanded assignment problem is never

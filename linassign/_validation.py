@@ -120,13 +120,19 @@ def check_capacity(capacity: Any, n: int, n_cols: int) -> np.ndarray:
     if hasattr(capacity, "__dlpack__") and not isinstance(capacity, np.ndarray):
         capacity, _ = to_backend(capacity, "cpu", name="capacity")
     cap = np.asarray(capacity)
-    if cap.dtype == np.bool_ or not (np.issubdtype(cap.dtype, np.integer) or np.issubdtype(cap.dtype, np.floating)):
-        raise TypeError(f"capacity must be an integer or an array of {n_cols} integers, got dtype {cap.dtype}")
+    real = np.issubdtype(cap.dtype, np.integer) or np.issubdtype(cap.dtype, np.floating)
+    if cap.dtype == np.bool_ or not real:
+        raise TypeError(
+            f"capacity must be an integer or an array of {n_cols} integers, got dtype {cap.dtype}"
+        )
     if cap.ndim == 0:
         cap = np.full(n_cols, cap)
     if cap.shape != (n_cols,):
-        raise ValueError(f"capacity must be an integer or an array of shape ({n_cols},), got shape {cap.shape}")
-    if np.issubdtype(cap.dtype, np.floating) and not (np.isfinite(cap).all() and (cap == np.round(cap)).all()):
+        raise ValueError(
+            f"capacity must be an integer or an array of shape ({n_cols},), got shape {cap.shape}"
+        )
+    whole = np.isfinite(cap).all() and (cap == np.round(cap)).all()
+    if np.issubdtype(cap.dtype, np.floating) and not whole:
         raise ValueError(f"capacity must hold whole numbers, got {cap.tolist()[:10]}")
     if (cap < 0).any():
         raise ValueError(f"capacity must be >= 0, got {cap.tolist()[:10]}")
