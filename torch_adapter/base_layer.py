@@ -250,9 +250,12 @@ class BaseLayer(nn.Module):
         self.local_expert_ids: list[int] = list(range(first, first + self.num_local_experts))
 
         self.expert_centroids = nn.Parameter(torch.empty(num_experts, d_model))
-        self.experts = nn.ModuleDict(
-            {str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids}
-        )
+        # Building the experts runs nn.Linear's own init on the default generator, as many times as this
+        # rank has experts; fork it so that reset_parameters draws the same numbers at every world size.
+        with torch.random.fork_rng(devices=[]):
+            self.experts = nn.ModuleDict(
+                {str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids}
+            )
 
         # Warm start: the last column prices, by problem width (E, or 2E when E does not divide T).
         self._prices: dict[int, torch.Tensor] = {}
