@@ -29,6 +29,7 @@ from .dispatch import (
     even_splits,
     inverse_permutation,
     local_expert_permutation,
+    permute_rows,
     rank_splits,
     sort_by_expert,
 )
@@ -346,7 +347,7 @@ class BaseLayer(nn.Module):
             perm = torch.randperm(n_local, device=h.device)
             sh_send = even_splits(n_local, world)
             sh_recv = [even_splits(sizes[s], world)[rank] for s in range(world)]
-            h = all_to_all(h[perm], sh_send, sh_recv, group)
+            h = all_to_all(permute_rows(h, perm), sh_send, sh_recv, group)
 
         # 2. Affinities of every token to every centroid; routing takes no gradient.
         with torch.no_grad():
@@ -370,12 +371,15 @@ class BaseLayer(nn.Module):
             recv = recv_counts.sum(dim=1).tolist()
         else:
             recv_counts, recv = counts.view(1, -1), send
-        routed = all_to_all(h[order], send, recv, group)  # (N, D) grouped by (source rank, local expert)
+        routed = all_to_all(
+            permute_rows(h, order), send, recv, group
+        )  # (N, D) grouped by (source rank, local expert)
 
         # 5. Local experts, each once over all its rows.
         if world > 1 and self.num_local_experts > 1:
             local_perm, per_expert = local_expert_permutation(recv_counts)
-            routed = routed[local_perm]
+            local_inv = inverse_permutation(local_perm)
+            routed = permute_rows(routed, local_perm, local_inv)
         else:
             local_perm, per_expert = None, recv_counts.sum(dim=0)
         chunks = torch.split(routed, per_expert.tolist())
@@ -385,14 +389,14 @@ class BaseLayer(nn.Module):
         ]
         y = torch.cat(outs) if outs else routed
         if local_perm is not None:
-            y = y[inverse_permutation(local_perm)]
+            y = permute_rows(y, local_inv, local_perm)
 
         # 6. Back to the sending ranks (splits swapped), then to the original token order.
-        out = all_to_all(y, recv, send, group)[inverse_permutation(order)]
+        out = permute_rows(all_to_all(y, recv, send, group), inverse_permutation(order), order)
 
         # 7. Un-shuffle.
         if shuffled:
-            out = all_to_all(out, sh_recv, sh_send, group)[inverse_permutation(perm)]
+            out = permute_rows(all_to_all(out, sh_recv, sh_send, group), inverse_permutation(perm), perm)
 
         self._record(scores, expert, counts, per_expert)
         return out.reshape(x.shape)
@@ -400,7 +404,7 @@ class BaseLayer(nn.Module):
     def _apply_expert(self, e: int, rows: torch.Tensor) -> torch.Tensor:
         """``rows + sigmoid(rows . w_e) * f_e(rows)`` for the rows routed to local expert ``e``."""
         gate = torch.sigmoid(rows @ self.expert_centroids[e])  # (n,)
-        return rows + gate.unsqueeze(1) * self.experts[str(e)](rows)
+        return torch.addcmul(rows, gate.unsqueeze(1), self.experts[str(e)](rows))
 
     def _balanced(self, scores: torch.Tensor) -> Routing:
         """This rank's tokens balanced over all experts, warm-started from the last prices."""

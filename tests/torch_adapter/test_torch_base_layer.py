@@ -165,7 +165,8 @@ def test_half_precision_layer_routes_like_float32_scores():
     scores = (x @ layer.expert_centroids.detach().t()).float()
     assert layer.routing_stats().tokens_per_expert.tolist() == [4, 4, 4, 4]
     expert = balanced_routing(scores).expert
-    assert_close(y, routed_reference(layer, x, expert))
+    # bfloat16 (8-bit mantissa): the layer fuses the gate's multiply-add, the reference rounds twice.
+    assert_close(y, routed_reference(layer, x, expert), rtol=0.03, atol=0.01)
 
 
 def test_checkpoint_keys_are_global_expert_ids():
