@@ -17,6 +17,7 @@ Forward pass, on every rank of the group (numbered as in :meth:`BaseLayer.forwar
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -293,6 +294,16 @@ class BaseLayer(nn.Module):
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters replicated on every rank (the centroids): all-reduce their gradients."""
         yield self.expert_centroids
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BaseLayer:
+        """A copy (e.g. for an EMA of the weights) that shares the process group, which cannot be copied."""
+        if self._group is not None:
+            memo[id(self._group)] = self._group
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
 
     def extra_repr(self) -> str:
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 
 import pytest
@@ -15,6 +16,7 @@ from torch_adapter.dispatch import (
     even_splits,
     inverse_permutation,
     local_expert_permutation,
+    permute_rows,
     rank_splits,
     sort_by_expert,
 )
@@ -36,6 +38,20 @@ def test_inverse_permutation_undoes_the_permutation(p):
     y = torch.randn(12, 3)
     assert torch.equal(y[perm][inv], y)
     assert torch.equal(perm[inv], torch.arange(12))
+
+
+@given(st.permutations(list(range(9))))
+def test_permute_rows_matches_indexing_forward_and_backward(p):
+    perm = torch.tensor(p)
+    x = torch.randn(9, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(9, 4, dtype=torch.float64)
+    y = permute_rows(x, perm)
+    (y * w).sum().backward()
+    assert torch.equal(y, x.detach()[perm])
+    xr = x.detach().clone().requires_grad_(True)
+    (xr[perm] * w).sum().backward()
+    assert torch.equal(x.grad, xr.grad)
+    assert torch.equal(permute_rows(x.detach(), perm, inverse_permutation(perm)), x.detach()[perm])
 
 
 def test_rank_splits_sum_contiguous_experts():
@@ -117,5 +133,9 @@ def test_base_layer_in_a_group_of_one_equals_no_group():
         assert torch.equal(grouped(x), plain(x))
         grouped.eval(), plain.eval()
         assert torch.equal(grouped(x), plain(x))
+        twin = copy.deepcopy(grouped)  # an EMA copy: shares the process group, copies the rest
+        assert twin._group is grouped._group and twin.expert_centroids is not grouped.expert_centroids
+        assert torch.equal(twin(x), grouped(x))
+        assert twin.load_state_dict(plain.state_dict()) is not None
     finally:
         dist.destroy_process_group()
