@@ -382,9 +382,8 @@ class BaseLayer(nn.Module):
             recv = recv_counts.sum(dim=1).tolist()
         else:
             recv_counts, recv = counts.view(1, -1), send
-        routed = all_to_all(
-            permute_rows(h, order), send, recv, group
-        )  # (N, D) grouped by (source rank, local expert)
+        # (N, D): the rows this rank's experts process, grouped by (source rank, local expert)
+        routed = all_to_all(permute_rows(h, order), send, recv, group)
 
         # 5. Local experts, each once over all its rows.
         if world > 1 and self.num_local_experts > 1:
