@@ -129,6 +129,14 @@ def test_balanced_routing_matches_brute_force_on_integer_ties(data, n, e):
     assert objective == brute_force_near_equal(scores.numpy())
 
 
+def test_integer_scores_keep_their_precision_when_augmented():
+    big = 2**40
+    scores = torch.tensor([[big + 1, big], [big + 1, big], [big, big]], dtype=torch.int64)
+    r = balanced_routing(scores)  # 3 tokens, 2 experts: the augmented form, solved in float64
+    assert r.counts.tolist() in ([2, 1], [1, 2])
+    assert int(scores[torch.arange(3), r.expert].sum()) == 3 * big + 2
+
+
 def test_balanced_routing_with_an_explicit_capacity():
     scores = torch.tensor([[3.0, 0.0], [2.0, 0.0], [1.0, 0.0]])
     r = balanced_routing(scores, capacity=2)
