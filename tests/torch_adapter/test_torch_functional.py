@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _reference import brute_force_near_equal, expanded_optimum
+from _torch_reference import brute_force_near_equal, expanded_optimum
 from hypothesis import given
 from hypothesis import strategies as st
 
