@@ -15,7 +15,8 @@ timing its own steps (the step time is the slower rank's); the numbers are in th
 
     python benchmarks/test_bench_base_layer.py [--tokens 2048 16384] [--iters 3]
 
-Both also report the share of the step spent in the balanced assignment (time inside
+Torch runs one intra-op thread per process unless LINASSIGN_BENCH_THREADS says otherwise (see
+``_threads``). Both also report the share of the step spent in the balanced assignment (time inside
 ``balanced_routing``, measured by wrapping it), and at world size 2 the two ways of solving the global
 scope ("all": every rank solves the gathered problem; "root": rank 0 solves and broadcasts).
 """
@@ -118,6 +119,16 @@ def check_balanced(layer: BaseLayer, tokens: int) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _threads():
+    """One intra-op thread by default (LINASSIGN_BENCH_THREADS to change): on a shared machine, OpenMP
+    regions of many small per-expert ops stall on descheduled threads and make the ratios meaningless."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("LINASSIGN_BENCH_THREADS", "1")))
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("tokens", TOKENS)
 def test_bench_base_layer(benchmark, tokens):
     layer, _ = make_layers()
@@ -165,7 +176,7 @@ def _free_port() -> int:
 def _world_worker(rank: int, world_size: int, port: int, tokens: list[int], iters: int, out: str) -> None:
     import torch.distributed as dist  # noqa: PLC0415
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // world_size))
+    torch.set_num_threads(int(os.environ.get("LINASSIGN_BENCH_THREADS", "1")))
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
