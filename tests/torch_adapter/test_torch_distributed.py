@@ -174,6 +174,16 @@ def _check_world(data: dict, results: list[dict]) -> None:
     return worker_grads
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compiled():
+    """Compile (or load) the solver's kernels here, once, so that W spawned processes load them from numba's
+    cache instead of compiling them side by side (minutes on two cores)."""
+    from torch_adapter import balanced_routing
+
+    for n in (8, 9):  # divisible, and the augmented form
+        balanced_routing(torch.randn(n, 4, dtype=torch.float64))
+
+
 @pytest.fixture(scope="module")
 def world4(tmp_path_factory):
     path = tmp_path_factory.mktemp("world4")
