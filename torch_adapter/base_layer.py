@@ -262,8 +262,8 @@ class BaseLayer(nn.Module):
         self._last: tuple[torch.Tensor, torch.Tensor, int, torch.Tensor, bool] | None = None
         # Global scope: "root" (rank 0 of the group solves and broadcasts the assignment) or "all" (every rank
         # solves the all-gathered problem identically). "root" measured faster (benchmarks/
-        # test_bench_base_layer.py: 37-55 ms against 71-72 ms for 2 x 16384 tokens, 8 experts, gloo, 2 cores)
-        # and does not rely on the solver being bit-deterministic across ranks.
+        # test_bench_base_layer.py, 2 x 16384 tokens, 8 experts, gloo on 2 cores: 19-37 ms against 33-57 ms
+        # over three runs; even at 2 x 2048) and does not need the solver to be bit-deterministic across ranks.
         self._global_solve = "root"
         self.register_load_state_dict_pre_hook(_keep_local_experts)
         self.reset_parameters()
