@@ -111,6 +111,13 @@ def _check_world(data: dict, results: list[dict]) -> None:
         for name, value in res["init_state"].items():
             assert torch.equal(value, init[name]), name
 
+    # No tokens anywhere: empty outputs in every scope and mode; NaN on the last rank: all ranks raise.
+    for r, res in enumerate(results):
+        assert res["all_empty_shapes"] == [(1, 0, D)] * 6
+        for msg in res["nan_errors"]:
+            assert msg is not None and f"NaN or inf on rank(s) [{world_size - 1}] of {world_size}" in msg
+            assert ("here: 1 non-finite feature entries" in msg) == (r == world_size - 1)
+
     # Scope "worker", shuffle off: rank r's outputs and input gradients are those of a single-process
     # layer on rank r's tokens alone; expert gradients sum over the ranks' losses.
     ref = _fresh(data)
