@@ -185,3 +185,12 @@ KERNELS[("sinkhorn", "cpu")] = "linassign._numba._sinkhorn:solve_sinkhorn"
 KERNELS[("sinkhorn_batch", "cpu")] = "linassign._numba._sinkhorn:solve_sinkhorn_batch"
 KERNELS[("auction", "cpu")] = "linassign._numba._auction:solve_auction"
 KERNELS[("auction_batch", "cpu")] = "linassign._numba._auction:solve_auction_batch"
+
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Balanced (capacitated) assignment (issue 3)
+# ----------------------------------------------------------------------------------------------------------
+
+KERNELS[("balanced", "cpu")] = "linassign._numba._balanced:solve_balanced"
+KERNELS[("balanced_batch", "cpu")] = "linassign._numba._balanced:solve_balanced"
