@@ -57,18 +57,25 @@ CONFIG.update(
     {
         # Column-by-column auction: eps-scaling from eps_first down to eps_last by factors of eps_theta,
         # relative to the mean gap between the rows' best and second-best values.
-        "balanced_auction_eps_first": 0.1,
-        "balanced_auction_eps_last": 1e-3,
-        "balanced_auction_eps_theta": 10.0,
+        "balanced_auction_eps_first": 0.3,
+        "balanced_auction_eps_last": 1e-2,
+        "balanced_auction_eps_theta": 30.0,
         # Column steps the auction may take, per column, before the exact phase takes over (a bound for
         # price wars on near-ties or on problems made infeasible by forbidden pairs).
         "balanced_auction_steps_per_column": 200,
+        # The auction runs only when the greedy start leaves more than this fraction of the rows in excess
+        # of the capacities, and hands over to the exact phase once the excess is below the second fraction.
+        "balanced_auction_skip_below": 0.05,
+        "balanced_auction_stop_below": 0.01,
+        # ... and only when at most this fraction of the rows is tied between its two best columns.
+        "balanced_auction_max_ties": 0.2,
         # Sinkhorn: regularization annealed from reg_first down to reg_last (relative to the score
-        # spread), iterations per level, and the marginal error that ends a level early.
-        "balanced_sinkhorn_reg_first": 0.3,
-        "balanced_sinkhorn_reg_last": 1e-3,
-        "balanced_sinkhorn_reg_theta": 4.0,
-        "balanced_sinkhorn_iters_per_level": 10,
+        # spread), iterations per level, and the marginal error that ends a level early. The potentials
+        # only start the exact phase: a few iterations at a moderate reg cost less than many at a small one.
+        "balanced_sinkhorn_reg_first": 0.1,
+        "balanced_sinkhorn_reg_last": 0.02,
+        "balanced_sinkhorn_reg_theta": 5.0,
+        "balanced_sinkhorn_iters_per_level": 3,
         "balanced_sinkhorn_tol": 1e-2,
     }
 )

@@ -59,9 +59,7 @@ def check_result(case: Case, res, want: float) -> None:
     assert math.isclose(res.objective, math.fsum(picked.tolist()), rel_tol=1e-12, abs_tol=1e-12 * scale * n)
     assert math.isclose(res.objective, want, rel_tol=1e-9, abs_tol=1e-9 * scale * max(n, 1))
     assert res.gap <= 1e-9 * scale * max(n, 1)
-    assert math.isclose(
-        res.gap, abs(res.bound - res.objective), rel_tol=1e-6, abs_tol=1e-9 * scale * max(n, 1)
-    )
+    assert math.isclose(res.gap, abs(res.bound - res.objective), rel_tol=1e-6, abs_tol=1e-9 * scale * max(n, 1))
     assert res.converged is True and isinstance(res.n_iter, int)
     # The certificate, recomputed from the input, with and without the capacities.
     assert verify_balanced(case.scores, res, np.asarray, capacity=case.cap) <= 1e-9 * scale * max(n, 1)
@@ -160,16 +158,13 @@ def test_row_order_does_not_change_the_objective(case, seed):
 
 
 @settings(max_examples=20)
-@given(
-    case=balanced_problems(max_rows=8, max_cols=4), n_batch=st.integers(1, 3), method=st.sampled_from(METHODS)
-)
+@given(case=balanced_problems(max_rows=8, max_cols=4), n_batch=st.integers(1, 3), method=st.sampled_from(METHODS))
 def test_a_batch_gives_the_results_of_one_problem_at_a_time(case, n_batch, method):
     rng = np.random.default_rng(n_batch)
     batch = np.stack([case.scores] + [rng.permutation(case.scores) for _ in range(n_batch - 1)])
     try:
         singles = [
-            linassign.balanced_assignment(b, case.capacity, maximize=case.maximize, method=method)
-            for b in batch
+            linassign.balanced_assignment(b, case.capacity, maximize=case.maximize, method=method) for b in batch
         ]
     except linassign.InfeasibleError:
         with pytest.raises(linassign.InfeasibleError, match=r"\(batch items \["):
@@ -300,3 +295,30 @@ def test_an_infeasible_problem_is_reported_quickly_by_every_method():
     for method in METHODS:
         with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
             linassign.balanced_assignment(s, method=method)
+
+
+@given(case=balanced_problems(), eps=st.sampled_from([1e-3, 0.3, 3.0]))
+def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
+    """The auction runs on every problem (no skip for small excess or ties, tiny step budgets or none)."""
+    from linassign._config import CONFIG
+
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    saved = dict(CONFIG)
+    CONFIG.update(
+        balanced_auction_skip_below=0.0,
+        balanced_auction_stop_below=0.0,
+        balanced_auction_max_ties=1.0,
+        balanced_auction_eps_first=eps,
+        balanced_auction_eps_last=eps / 100,
+        balanced_auction_steps_per_column=1 if eps == 3.0 else 200,
+    )
+    try:
+        if want is None:
+            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize)
+            return
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize)
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    check_result(case, res, want)

@@ -72,9 +72,29 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         )
     if not greedy_start(s, sgn, p, E, has_drop, col, cnt):
         return STATUS_INFEASIBLE, 0.0, 0.0, 0.0, False, n_iter
-    if method == 1 or (method == 2 and tol >= 0.0):
+    excess = 0
+    for e in range(Ec):
+        if cnt[e] > capx[e]:
+            excess += cnt[e] - capx[e]
+    # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
+    # start, nearly balanced scores) the exact phase alone is faster.
+    if (method == 1 and excess > params[9] * n) or (method == 2 and tol >= 0.0):
         steps, early = auction(
-            s, sgn, p, E, has_drop, capx, col, cnt, params[0], params[1], params[2], int(params[3]) * Ec, tol
+            s,
+            sgn,
+            p,
+            E,
+            has_drop,
+            capx,
+            col,
+            cnt,
+            params[0],
+            params[1],
+            params[2],
+            int(params[3]) * Ec,
+            int(params[10] * n),
+            int(params[11] * n),
+            tol,
         )
         n_iter += steps
         exact = not early
@@ -90,9 +110,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
-def _solve_batch_py(
-    s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats
-):
+def _solve_batch_py(s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats):
     """B independent problems, outputs indexed by b; stats (B, 5): objective, bound, gap, converged,
     n_iter."""
     for b in numba.prange(s.shape[0]):
@@ -124,14 +142,15 @@ def _params() -> np.ndarray:
             c["balanced_sinkhorn_reg_theta"],
             c["balanced_sinkhorn_iters_per_level"],
             c["balanced_sinkhorn_tol"],
+            c["balanced_auction_skip_below"],
+            c["balanced_auction_stop_below"],
+            c["balanced_auction_max_ties"],
         ],
         dtype=np.float64,
     )
 
 
-def solve_balanced(
-    scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices
-) -> dict:
+def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices) -> dict:
     """Host wrapper. ``scores`` (n, E) or (B, n, E) float32/float64, validated (no NaN, no infinity of the
     wrong sign); ``capacity`` (E,) int64 >= 0; ``tol`` None or >= 0; ``prices`` None or float64 (E,) or
     (B, E) in the caller's sense.

@@ -52,10 +52,11 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
     """Bid of every row for the column it sits in (greedy state), with the column of its best outside value.
 
     Returns the mean gap between a row's best and second-best value, the scale of ``eps`` (when every row
-    is tied, the largest magnitude of a score, or 1)."""
+    is tied, the largest magnitude of a score, or 1), and the number of rows tied between two columns."""
     n = s.shape[0]
     total = 0.0
     m = 0
+    ties = 0
     big = 0.0
     for i in range(n):
         a = col[i]
@@ -71,11 +72,13 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
             if g < INF:
                 total += g
                 m += 1
+            if g == 0.0:
+                ties += 1
         if abs(own) > big:
             big = abs(own)
     if m > 0 and total > 0.0:
-        return total / m
-    return big if big > 0.0 else 1.0  # every row tied: any positive scale will do
+        return total / m, ties
+    return (big if big > 0.0 else 1.0), ties  # every row tied: any positive scale will do
 
 
 @numba.njit(cache=True, nogil=True)
@@ -142,12 +145,13 @@ def _enqueue(b, queue, inq, qh, ql):
 
 
 @numba.njit(cache=True, nogil=True)
-def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, max_steps, tol):
+def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, max_steps, stop_excess, max_ties, tol):
     """Column-by-column auction with eps-scaling from the greedy state ``col``/``cnt`` under prices ``p``.
 
     eps runs from ``eps_first`` down to ``eps_last`` by factors of ``theta``, all relative to the mean gap
     between the rows' best and second-best values. Each eps phase runs column steps until no column is
-    over-full (or ``max_steps`` column steps in all have been spent), then moves the rows it left within
+    over-full (or ``max_steps`` column steps in all have been spent, or the excess of the over-full columns
+    is down to ``stop_excess``: the exact phase is cheaper from there), then moves the rows it left within
     eps of their best value to a best column, which may make columns over-full for the next phase. On exit
     every row sits in a column of maximal value under ``p`` (the invariant of the exact phase); ``p``,
     ``col`` and ``cnt`` are updated in place.
@@ -161,7 +165,11 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
     key = np.empty(n)
     okc = np.empty(n, np.int64)
     okv = np.empty(n, np.int64)
-    scale = initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv)
+    scale, ties = initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv)
+    if ties > max_ties:
+        # Mostly tied rows (small integer scores): eps-steps shuffle tied rows back and forth, and the exact
+        # phase, which moves tied rows at no price change, is faster on its own.
+        return 0, False
     pver = np.zeros(Ec, np.int64)
     head = np.full(Ec, -1, np.int64)
     nxt = np.empty(n, np.int64)
@@ -172,9 +180,11 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
     inq = np.zeros(Ec, np.bool_)
     qh = 0
     ql = 0
+    excess = 0
     for e in range(Ec):
         if cnt[e] > capx[e]:
             ql = _enqueue(e, queue, inq, qh, ql)
+            excess += cnt[e] - capx[e]
     hk = np.empty(n)
     hr = np.empty(n, np.int64)
     out = np.empty(n, np.int64)
@@ -184,7 +194,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
     eps = eps_first * scale
     while True:
         n_loose = 0
-        while ql > 0 and steps < max_steps:
+        while ql > 0 and steps < max_steps and excess > stop_excess:
             a = queue[qh]
             qh = qh + 1 if qh + 1 < Ec else 0
             ql -= 1
@@ -252,6 +262,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 _sift_down(hk, hr, 0, size)
             p[a] = newp
             pver[a] += 1
+            excess -= n_out
             # Outbid rows move to the column of their best outside value; their bid there is only known
             # to be at least min(score(b) - score(a) + p[a], p[b]) until it is re-priced.
             for q in range(n_out):
@@ -267,6 +278,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 okc[i] = a
                 okv[i] = -1  # stale
                 if cnt[b] > capx[b]:
+                    excess += 1
                     ql = _enqueue(b, queue, inq, qh, ql)
         if tol >= 0.0:
             over = False
@@ -303,9 +315,12 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 key[i] = p[b]  # a lower bound: b is now a best column of the row
                 okc[i] = a
                 okv[i] = -1
+                if cnt[a] >= capx[a]:
+                    excess -= 1  # the row leaves an over-full column
                 if cnt[b] > capx[b]:
+                    excess += 1
                     ql = _enqueue(b, queue, inq, qh, ql)
-        if eps <= eps_last * scale or steps >= max_steps:
+        if eps <= eps_last * scale or steps >= max_steps or excess <= stop_excess:
             break
         eps = eps / theta
         if eps < eps_last * scale:

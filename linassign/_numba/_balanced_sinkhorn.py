@@ -27,6 +27,7 @@ import numpy as np
 from ._common import INF
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+CUT = 36.0  # exp(-36) < 2.4e-16
 
 
 @numba.njit(cache=True, nogil=True)
@@ -71,17 +72,25 @@ def _row_pass(s, sgn, g, E, has_drop, reg, f, colsum, colmax):
         if has_drop:
             v = -g[E]
             m = v if v > m else m
+        # Terms below exp(-CUT) of the largest change no sum at double precision: skip their exponential
+        # (at small reg, most of the row).
         acc = 0.0
         for e in range(E):
-            acc += math.exp((sgn * s[i, e] - g[e] - m) * inv)
+            z = (sgn * s[i, e] - g[e] - m) * inv
+            if z > -CUT:
+                acc += math.exp(z)
         if has_drop:
-            acc += math.exp((-g[E] - m) * inv)
+            z = (-g[E] - m) * inv
+            if z > -CUT:
+                acc += math.exp(z)
         fi = m + reg * math.log(acc)
         err += abs(math.exp((f[i] - fi) * -inv) - 1.0) if f[i] > -INF else 1.0
         f[i] = fi
         for e in range(E):
             t = sgn * s[i, e] - fi - g[e]
-            colsum[e] += math.exp(t * inv)
+            z = t * inv
+            if z > -CUT:
+                colsum[e] += math.exp(z)
             colmax[e] = t if t > colmax[e] else colmax[e]
         if has_drop:
             t = -fi - g[E]
