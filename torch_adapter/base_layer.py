@@ -17,6 +17,7 @@ Forward pass, on every rank of the group (numbered as in :meth:`BaseLayer.forwar
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -29,6 +30,7 @@ from .dispatch import (
     even_splits,
     inverse_permutation,
     local_expert_permutation,
+    permute_rows,
     rank_splits,
     sort_by_expert,
 )
@@ -250,9 +252,12 @@ class BaseLayer(nn.Module):
         self.local_expert_ids: list[int] = list(range(first, first + self.num_local_experts))
 
         self.expert_centroids = nn.Parameter(torch.empty(num_experts, d_model))
-        self.experts = nn.ModuleDict(
-            {str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids}
-        )
+        # Building the experts runs nn.Linear's own init on the default generator, as many times as this
+        # rank has experts; fork it so that reset_parameters draws the same numbers at every world size.
+        with torch.random.fork_rng(devices=[]):
+            self.experts = nn.ModuleDict(
+                {str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids}
+            )
 
         # Warm start: the last column prices, by problem width (E, or 2E when E does not divide T).
         self._prices: dict[int, torch.Tensor] = {}
@@ -289,6 +294,16 @@ class BaseLayer(nn.Module):
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters replicated on every rank (the centroids): all-reduce their gradients."""
         yield self.expert_centroids
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BaseLayer:
+        """A copy (e.g. for an EMA of the weights) that shares the process group, which cannot be copied."""
+        if self._group is not None:
+            memo[id(self._group)] = self._group
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
 
     def extra_repr(self) -> str:
         return (
@@ -343,7 +358,7 @@ class BaseLayer(nn.Module):
             perm = torch.randperm(n_local, device=h.device)
             sh_send = even_splits(n_local, world)
             sh_recv = [even_splits(sizes[s], world)[rank] for s in range(world)]
-            h = all_to_all(h[perm], sh_send, sh_recv, group)
+            h = all_to_all(permute_rows(h, perm), sh_send, sh_recv, group)
 
         # 2. Affinities of every token to every centroid; routing takes no gradient.
         with torch.no_grad():
@@ -367,12 +382,14 @@ class BaseLayer(nn.Module):
             recv = recv_counts.sum(dim=1).tolist()
         else:
             recv_counts, recv = counts.view(1, -1), send
-        routed = all_to_all(h[order], send, recv, group)  # (N, D) grouped by (source rank, local expert)
+        # (N, D): the rows this rank's experts process, grouped by (source rank, local expert)
+        routed = all_to_all(permute_rows(h, order), send, recv, group)
 
         # 5. Local experts, each once over all its rows.
         if world > 1 and self.num_local_experts > 1:
             local_perm, per_expert = local_expert_permutation(recv_counts)
-            routed = routed[local_perm]
+            local_inv = inverse_permutation(local_perm)
+            routed = permute_rows(routed, local_perm, local_inv)
         else:
             local_perm, per_expert = None, recv_counts.sum(dim=0)
         chunks = torch.split(routed, per_expert.tolist())
@@ -382,14 +399,14 @@ class BaseLayer(nn.Module):
         ]
         y = torch.cat(outs) if outs else routed
         if local_perm is not None:
-            y = y[inverse_permutation(local_perm)]
+            y = permute_rows(y, local_inv, local_perm)
 
         # 6. Back to the sending ranks (splits swapped), then to the original token order.
-        out = all_to_all(y, recv, send, group)[inverse_permutation(order)]
+        out = permute_rows(all_to_all(y, recv, send, group), inverse_permutation(order), order)
 
         # 7. Un-shuffle.
         if shuffled:
-            out = all_to_all(out, sh_recv, sh_send, group)[inverse_permutation(perm)]
+            out = permute_rows(all_to_all(out, sh_recv, sh_send, group), inverse_permutation(perm), perm)
 
         self._record(scores, expert, counts, per_expert)
         return out.reshape(x.shape)
@@ -397,7 +414,7 @@ class BaseLayer(nn.Module):
     def _apply_expert(self, e: int, rows: torch.Tensor) -> torch.Tensor:
         """``rows + sigmoid(rows . w_e) * f_e(rows)`` for the rows routed to local expert ``e``."""
         gate = torch.sigmoid(rows @ self.expert_centroids[e])  # (n,)
-        return rows + gate.unsqueeze(1) * self.experts[str(e)](rows)
+        return torch.addcmul(rows, gate.unsqueeze(1), self.experts[str(e)](rows))
 
     def _balanced(self, scores: torch.Tensor) -> Routing:
         """This rank's tokens balanced over all experts, warm-started from the last prices."""

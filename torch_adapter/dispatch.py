@@ -13,6 +13,7 @@ __all__ = [
     "even_splits",
     "inverse_permutation",
     "local_expert_permutation",
+    "permute_rows",
     "rank_splits",
     "sort_by_expert",
 ]
@@ -54,6 +55,43 @@ def inverse_permutation(perm: torch.Tensor) -> torch.Tensor:
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(perm.numel(), dtype=perm.dtype, device=perm.device)
     return inv
+
+
+class _PermuteRows(torch.autograd.Function):
+    """``x[perm]`` for a permutation: the backward is the inverse gather ``grad[inv]``, not the
+    scatter-add that autograd uses for general indexing (which must allow repeated indices)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, perm: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(inv)
+        return x.index_select(0, perm)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+        (inv,) = ctx.saved_tensors
+        return grad.index_select(0, inv), None, None
+
+
+def permute_rows(x: torch.Tensor, perm: torch.Tensor, inv: torch.Tensor | None = None) -> torch.Tensor:
+    """``x[perm]`` along the first dimension, for a permutation ``perm``, with a gather in the backward.
+
+    Parameters
+    ----------
+    x : tensor of shape (T, ...)
+    perm : int64 tensor of shape (T,)
+        A permutation of ``0 .. T-1`` (not checked).
+    inv : int64 tensor of shape (T,), optional
+        ``inverse_permutation(perm)`` if already known; computed when needed otherwise.
+
+    Returns
+    -------
+    tensor of shape (T, ...)
+    """
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        return x.index_select(0, perm)
+    if inv is None:
+        inv = inverse_permutation(perm)
+    return _PermuteRows.apply(x, perm, inv)
 
 
 def rank_splits(counts: torch.Tensor, world_size: int) -> torch.Tensor:

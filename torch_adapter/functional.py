@@ -92,14 +92,29 @@ def _order_and_counts(expert: torch.Tensor, num_experts: int) -> tuple[torch.Ten
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _call(scores: torch.Tensor, capacity: Any, method: str, tol: float | None, prices: Any) -> Any:
+    arr = to_array(scores)
+    warm = to_array(prices) if isinstance(prices, torch.Tensor) else prices
+    return linassign.balanced_assignment(
+        arr, capacity, maximize=True, method=method, tol=tol, prices=warm, backend="auto"
+    )
+
+
 def _solve(scores: torch.Tensor, capacity: Any, method: str, tol: float | None, prices: Any) -> Any:
-    """One call to linassign.balanced_assignment on a zero-copy view, on torch's stream for CUDA."""
-    with solver_stream(scores.device):
-        arr = to_array(scores)
-        warm = to_array(prices) if isinstance(prices, torch.Tensor) else prices
-        return linassign.balanced_assignment(
-            arr, capacity, maximize=True, method=method, tol=tol, prices=warm, backend="auto"
-        )
+    """One call to linassign.balanced_assignment on a zero-copy view (on torch's stream for CUDA).
+
+    CUDA scores are solved on the GPU where linassign can (cupy installed and a GPU kernel for the
+    method); otherwise the adapter copies the (T, E) scores to the host and solves them there, because
+    routing must work on GPUs either way. The results are moved back by the caller.
+    """
+    if scores.device.type == "cuda":
+        try:
+            with solver_stream(scores.device):
+                return _call(scores, capacity, method, tol, prices)
+        except ImportError:  # no cupy, or linassign.BackendUnavailableError (an ImportError)
+            scores = scores.detach().cpu()
+            prices = prices.cpu() if isinstance(prices, torch.Tensor) else prices
+    return _call(scores, capacity, method, tol, prices)
 
 
 def _augmented_scores(scores: torch.Tensor) -> torch.Tensor:
@@ -192,14 +207,15 @@ def balanced_routing(
         prices = None  # the warm start of a differently shaped problem: start cold
 
     res = _solve(problem, capacity, method, tol, prices)
-    new_prices = from_array(res.prices).to(torch.float64)
+    dev = scores.device  # results come back where the scores live (no-op unless solved on the host)
+    new_prices = from_array(res.prices).to(dev, torch.float64)
     if n_cols == e:
-        expert = from_array(res.assignment).to(torch.int64)
-        order = from_array(res.order).to(torch.int64)
-        counts = from_array(res.counts).to(torch.int64)
+        expert = from_array(res.assignment).to(dev, torch.int64)
+        order = from_array(res.order).to(dev, torch.int64)
+        counts = from_array(res.counts).to(dev, torch.int64)
         return Routing(expert, order, counts, new_prices)
     # Augmented problem: fold the extra-slot columns back onto their experts and drop the dummy rows.
-    expert = from_array(res.assignment)[:n].to(torch.int64) % e
+    expert = from_array(res.assignment)[:n].to(dev, torch.int64) % e
     order, counts = _order_and_counts(expert, e)
     return Routing(expert, order, counts, new_prices)
 

@@ -47,13 +47,19 @@ def scenario(
     cfg, x0, weight = data["cfg"], data["xs"][rank], data["ws"][rank]
     res: dict[str, Any] = {}
 
-    def make(**kw: Any) -> BaseLayer:
-        layer = BaseLayer(
+    def make_plain(**kw: Any) -> BaseLayer:
+        return BaseLayer(
             cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"], **kw
         )
-        layer = layer.double()
+
+    def make(**kw: Any) -> BaseLayer:
+        layer = make_plain(**kw).double()
         layer.load_state_dict(data["state"], strict=True)  # a world-size-1 checkpoint: this rank's part
         return layer
+
+    # Initialization depends on the seed and the global expert id only, not on the world size.
+    torch.manual_seed(7)
+    res["init_state"] = make_plain().state_dict()
 
     # Worker scope (the paper), training, no shuffle; then evaluation (greedy, uneven splits).
     layer = make(shuffle=False)

@@ -107,6 +107,15 @@ def _check_world(data: dict, results: list[dict]) -> None:
             if k.startswith("experts.") and int(k.split(".")[1]) in res["local_expert_ids"]
         ]
         assert res["state_keys"] == sorted(expected)
+    # Same seed, same initial parameters for every expert, whichever rank (and world size) holds it.
+    cfg = data["cfg"]
+    torch.manual_seed(7)
+    init = BaseLayer(cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"])
+    init = init.state_dict()
+    for res in results:
+        assert len(res["init_state"]) < len(init) or world_size == 1
+        for name, value in res["init_state"].items():
+            assert torch.equal(value, init[name]), name
 
     # Scope "worker", shuffle off: rank r's outputs and input gradients are those of a single-process
     # layer on rank r's tokens alone; expert gradients sum over the ranks' losses.
