@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ._certificate import exact_gap
+from ._certificate import duality_gap
 from ._dispatch import Origin, select, side_of, wrap, wrap_scalar
 from ._result import AssignmentResult
 from ._validation import as_cost_matrix
@@ -18,26 +17,29 @@ from ._validation import as_cost_matrix
 
 
 def _host(a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+    return a if type(a) is np.ndarray else a.get() if hasattr(a, "get") else np.asarray(a)
 
 
-def _assignment_result(cost: Any, out: dict, maximize: bool, origin: Origin, converged: bool = True) -> AssignmentResult:
-    """Objective and gap from the input (fsum: exact up to one rounding), fields in the caller's library."""
+def _assignment_result(
+    cost: Any, out: dict, maximize: bool, origin: Origin, converged: bool = True
+) -> AssignmentResult:
+    """Objective and gap recomputed from the input, fields in the caller's library and sense.
+
+    Kernels return duals in the minimize orientation of ``sign * cost``; they are reported in the caller's sense.
+    Works for one problem (n, m) and batches (B, n, m) alike.
+    """
     c = _host(cost)
     r, k, u, v = (_host(out[f]) for f in ("row_ind", "col_ind", "u", "v"))
     sign = -1.0 if maximize else 1.0
     if c.ndim == 2:
         picked = c[r, k].astype(np.float64)
-        objective = math.fsum(picked.tolist())
-        # u, v come in the minimize orientation of sign * cost; report them in the caller's sense.
-        gap = exact_gap(sign * picked, np.concatenate([u, v]))
-        conv, n_iter = bool(converged), int(out["n_iter"])
     else:
         picked = c[np.arange(c.shape[0])[:, None], r, k].astype(np.float64)
-        objective = np.array([math.fsum(p.tolist()) for p in picked])
-        gap = np.array([exact_gap(sign * picked[b], np.concatenate([u[b], v[b]])) for b in range(c.shape[0])])
-        conv = np.full(c.shape[0], bool(converged))
-        n_iter = np.asarray(out["n_iter"], dtype=np.int64)
+    with np.errstate(over="ignore"):  # a sum past the float64 maximum is inf, as in scipy
+        objective = picked.sum(axis=-1)
+    # A kernel that rescaled huge costs reports the gap it computed in its own (representable) units.
+    gap = out["gap"] if "gap" in out else duality_gap(sign * picked, u, v, r, k)
+    batched = c.ndim == 3
     return AssignmentResult(
         row_ind=wrap(r, origin),
         col_ind=wrap(k, origin),
@@ -45,8 +47,8 @@ def _assignment_result(cost: Any, out: dict, maximize: bool, origin: Origin, con
         u=wrap(sign * u, origin),
         v=wrap(sign * v, origin),
         gap=wrap_scalar(gap, origin),
-        converged=wrap_scalar(conv, origin),
-        n_iter=wrap_scalar(n_iter, origin),
+        converged=wrap_scalar(np.full(c.shape[0], bool(converged)) if batched else bool(converged), origin),
+        n_iter=wrap_scalar(np.asarray(out["n_iter"], dtype=np.int64) if batched else int(out["n_iter"]), origin),
         maximize=maximize,
     )
 

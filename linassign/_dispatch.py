@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -71,6 +72,10 @@ def _import_cupy():
         import cupy
     except ImportError as exc:  # pragma: no cover - exercised only where cupy is missing
         raise BackendUnavailableError(f"the GPU backend needs cupy: {GPU_HINT}") from exc
+    from ._cupy import is_available
+
+    if not is_available():
+        raise BackendUnavailableError("cupy is installed but sees no CUDA device; pass backend='cpu'")
     return cupy
 
 
@@ -151,6 +156,8 @@ def wrap(arr: Any, origin: Origin) -> Any:
     """Return the array ``arr`` (numpy or cupy) in the caller's library and on the caller's device."""
     if arr is None:
         return None
+    if origin.library in ("numpy", "arraylike") and type(arr) is np.ndarray:
+        return arr  # the common case, without a lookup
     lib = array_library(arr)
     if origin.device == "gpu" and lib == "numpy":
         cupy = _import_cupy()
@@ -165,6 +172,8 @@ def wrap(arr: Any, origin: Origin) -> Any:
 
 def wrap_scalar(value: Any, origin: Origin) -> Any:
     """Scalars (objective, gap) are Python numbers; batched ones are arrays in the caller's library."""
-    if np.ndim(value) == 0:
+    if type(value) in (bool, int, float):
+        return value
+    if getattr(value, "ndim", 0) == 0:
         return value.item() if hasattr(value, "item") else value
     return wrap(np.asarray(value), origin)

@@ -30,6 +30,8 @@ def as_float_array(x: Any, *, name: str = "cost", backend: str = "auto") -> tupl
     arr, origin = to_backend(x, backend, name=name)
     if origin.library == "arraylike":
         arr = np.asarray(arr, dtype=np.float64)  # as scipy: lists of numbers become float64
+        if backend == "gpu":
+            arr, _ = to_backend(arr, backend, name=name)
     elif type(arr) is not np.ndarray and isinstance(arr, np.ndarray):
         arr = np.asarray(arr)  # np.matrix and other subclasses: plain ndarray view
     return arr, origin

@@ -14,14 +14,11 @@ INF = np.inf
 
 
 @numba.njit(cache=True, nogil=True)
-def count_invalid(flat, sign):
-    """Number of entries of ``flat`` (1-D view of the input) that are NaN or an infinity of the wrong sign.
-
-    ``sign`` is +1.0 when ``+inf`` marks a forbidden pair (minimize) and -1.0 when ``-inf`` does (maximize).
-    """
-    bad = 0
+def max_abs_finite(flat):
+    """Largest finite ``|flat[k]|`` (0.0 if none): tells the host wrapper whether reduced costs could overflow."""
+    hi = 0.0
     for k in range(flat.size):
-        h = sign * flat[k]
-        if h != h or h == -INF:
-            bad += 1
-    return bad
+        h = abs(flat[k])
+        if h > hi and h != INF:
+            hi = h
+    return hi

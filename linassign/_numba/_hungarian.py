@@ -41,27 +41,31 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
         return STATUS_OK, 0
 
     if n == m:
-        # 1a. Column reduction. Ties go to a row that is still unmatched, so a constant cost gives the identity.
+        # 1a. Column reduction: v[j] = min_i c[i, j], scanned row by row (contiguous reads), first row wins ties.
         matches = np.zeros(n, np.int64)
+        arg = np.full(m, -1, np.int64)
         for j in range(m):
-            best = INF
-            ibest = -1
-            for i in range(n):
+            v[j] = INF
+        for i in range(n):
+            for j in range(m):
                 h = sign * c[i, j]
-                if h < best or (h == best and ibest >= 0 and matches[ibest] > 0 and matches[i] == 0):
-                    best = h
-                    ibest = i
-            if ibest < 0:
+                if h < v[j]:
+                    v[j] = h
+                    arg[j] = i
+        for j in range(m):
+            i = arg[j]
+            if i < 0:
                 return STATUS_INFEASIBLE, 0  # a column with no allowed row
-            v[j] = best
-            matches[ibest] += 1
-            if matches[ibest] == 1:
-                x[ibest] = j
-                y[j] = ibest
-            elif v[j] < v[x[ibest]]:
-                y[x[ibest]] = -1
-                x[ibest] = j
-                y[j] = ibest
+            if matches[i] > 0 and matches[j] == 0 and sign * c[j, j] == v[j]:
+                i = j  # a tie on the diagonal goes to its own row, so a constant cost gives the identity
+            matches[i] += 1
+            if matches[i] == 1:
+                x[i] = j
+                y[j] = i
+            elif v[j] < v[x[i]]:
+                y[x[i]] = -1
+                x[i] = j
+                y[j] = i
 
         # 1b. Reduction transfer: a row matched once gives its slack to its column, so u[i] = 2nd-best.
         for i in range(n):
