@@ -325,9 +325,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, s, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, s, 3, self.n_heads, d // self.n_heads).unbind(2)
-        a = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True
-        )
+        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
         x = x + self.proj(a.transpose(1, 2).reshape(b, s, d))
         return x + self.ff2(F.gelu(self.ff1(self.ln2(x))))
 
@@ -517,9 +515,7 @@ def expert_counts(model: TinyLM, world: int) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def evaluate(
-    model: TinyLM, stream: torch.Tensor, n_windows: int, cfg: Config, rank: int, world: int
-) -> dict[str, Any]:
+def evaluate(model: TinyLM, stream: torch.Tensor, n_windows: int, cfg: Config, rank: int, world: int) -> dict[str, Any]:
     """Validation bits per byte over ``n_windows`` fixed windows, in batches of the training batch size
     (split over the ranks as in training; ``n_windows`` is rounded up to a multiple of it); also the expert
     loads of evaluation-mode routing."""
@@ -579,20 +575,14 @@ def train(
     """
     group, rank, world = init_distributed()
     if cfg.batch_size % world:
-        raise ValueError(
-            f"batch_size ({cfg.batch_size}) must be divisible by the number of processes ({world})"
-        )
+        raise ValueError(f"batch_size ({cfg.batch_size}) must be divisible by the number of processes ({world})")
     local = cfg.batch_size // world
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    train_stream, val_stream, info = (
-        corpus if corpus is not None else load_corpus(cfg.val_every, cfg.max_bytes)
-    )
+    train_stream, val_stream, info = corpus if corpus is not None else load_corpus(cfg.val_every, cfg.max_bytes)
     for name, stream in (("train", train_stream), ("validation", val_stream)):
         if stream.numel() < cfg.context + 2:
-            raise ValueError(
-                f"the {name} split has {stream.numel()} bytes, fewer than a window of {cfg.context + 1}"
-            )
+            raise ValueError(f"the {name} split has {stream.numel()} bytes, fewer than a window of {cfg.context + 1}")
 
     model = TinyLM(cfg, model_name, seed, group)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -654,9 +644,7 @@ def train(
                 d = all_sum(torch.tensor([model.middle.last_dropped]), world)
                 dropped.append(float(d) / (cfg.batch_size * cfg.context))
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                val_curve.append(
-                    [step + 1, evaluate(model, val_stream, cfg.eval_windows, cfg, rank, world)["bpb"]]
-                )
+                val_curve.append([step + 1, evaluate(model, val_stream, cfg.eval_windows, cfg, rank, world)["bpb"]])
             if bar is not None:
                 rate = tokens_timed / train_seconds if train_seconds else float("nan")
                 bar.set_postfix(bpb=f"{bpb:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
@@ -734,9 +722,7 @@ def summarize(results: list[dict]) -> list[dict]:
             ev = [max(c) / (sum(c) / len(c)) for r in runs for c in r["eval_loads"]]
             row["eval_load_max_over_mean"] = (sum(ev) / len(ev), max(ev)) if ev else (math.nan, math.nan)
         if model == "switch":
-            row["dropped_share"] = _mean_spread(
-                [sum(r["dropped_share"]) / len(r["dropped_share"]) for r in runs]
-            )
+            row["dropped_share"] = _mean_spread([sum(r["dropped_share"]) / len(r["dropped_share"]) for r in runs])
             row["eval_dropped_share"] = _mean_spread([r["eval_dropped_share"] for r in runs])
             row["val_bpb_no_capacity"] = _mean_spread([r["val_bpb_no_capacity"] for r in runs])
         rows.append(row)
@@ -799,13 +785,9 @@ def plot(results: list[dict], plot_dir: Path, prefix: str = "base_quality") -> l
         for i, r in enumerate(runs):
             label = f"{LABELS[model]} seed {r['seed']}"
             width = max(1, len(r["curve"]) // 40)
-            ax_train.plot(
-                _smooth(r["curve"], width), color=colors[model], ls=styles[i % 4], lw=1, label=label
-            )
+            ax_train.plot(_smooth(r["curve"], width), color=colors[model], ls=styles[i % 4], lw=1, label=label)
             steps, bpb = zip(*r["val_curve"], strict=True) if r["val_curve"] else ((), ())
-            ax_val.plot(
-                steps, bpb, color=colors[model], ls=styles[i % 4], marker="o", ms=3, lw=1, label=label
-            )
+            ax_val.plot(steps, bpb, color=colors[model], ls=styles[i % 4], marker="o", ms=3, lw=1, label=label)
     ax_train.set(xlabel="step", ylabel="training bits per byte (running mean)", title="Training loss")
     ax_val.set(xlabel="step", ylabel="validation bits per byte", title="Validation loss (evaluation routing)")
     for ax in (ax_train, ax_val):
@@ -831,7 +813,7 @@ def plot(results: list[dict], plot_dir: Path, prefix: str = "base_quality") -> l
             routing = {"switch": "top-1 choices, before capacity", "base": "", "sinkhorn": ""}[model]
             if model != "switch":
                 routing = "balanced assignment" if key == "loads" else "greedy (top-1)"
-            ax.set_title(f"{LABELS[model]}, {title}\n({routing})", fontsize=9)
+            ax.set_title(f"{LABELS[model]}, {title}\n{routing}", fontsize=9)
             ax.set_xlabel("tokens per expert / mean")
             ax.set_ylabel("count (expert x step)" if key == "loads" else "count (expert x batch)")
     fig.tight_layout()
@@ -855,18 +837,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", nargs="+", default=["all"], choices=[*MODELS, "all"], help="models to train")
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (each model runs once per seed)")
-    p.add_argument(
-        "--preset", choices=sorted(PRESETS), default="default", help="a configuration to start from"
-    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="a configuration to start from")
     for field in dataclasses.fields(Config):
         flag = "--" + field.name.replace("_", "-")
         kind = {"int": int, "float": float}.get(str(field.type).split(" ")[0], int)
-        p.add_argument(
-            flag, type=kind, default=None, help=f"override Config.{field.name} (default {field.default})"
-        )
+        p.add_argument(flag, type=kind, default=None, help=f"override Config.{field.name} (default {field.default})")
     p.add_argument("--out", type=Path, help="append each run's metrics to this JSON file (a list of runs)")
     p.add_argument(
-        "--report", type=Path, help="read runs from this JSON file, print the table, draw the plots"
+        "--report",
+        type=Path,
+        nargs="+",
+        help="read runs from these JSON files, print the table, draw the plots (of single-process runs)",
     )
     p.add_argument("--plot-dir", type=Path, default=Path("docs"), help="where --report writes its PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -885,7 +866,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     args = _parser().parse_args(argv)
     if args.report is not None:
-        results = json.loads(args.report.read_text())
+        results = [r for path in args.report for r in json.loads(path.read_text())]
         print(markdown_table(summarize(results)))
         for path in plot(results, args.plot_dir):
             print(f"wrote {path}")
