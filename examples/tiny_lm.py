@@ -83,16 +83,16 @@ class Config:
     context: int = 128
     # training
     batch_size: int = 16  # windows per step, over all ranks
-    steps: int = 400
+    steps: int = 1200
     lr: float = 2e-3
-    warmup: int = 40
+    warmup: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     # routing baselines
     capacity_factor: float = 1.0
     balance_loss: float = 0.01
     # evaluation
-    eval_every: int = 50
+    eval_every: int = 100
     eval_windows: int = 32  # validation windows for the curve during training
     final_eval_windows: int = 256  # validation windows for the reported number
     # data
