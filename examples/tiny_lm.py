@@ -444,6 +444,17 @@ def clip_gradients(model: TinyLM, max_norm: float, world: int) -> None:
             p.grad.mul_(max_norm / (norm + 1e-6))
 
 
+def replicas_in_sync(model: TinyLM, world: int) -> bool:
+    """Whether every rank holds bitwise the same replicated parameters (always True in one process)."""
+    if world == 1:
+        return True
+    experts = {id(p) for p in model.expert_parameters()}
+    mine = torch.cat([p.detach().reshape(-1) for p in model.parameters() if id(p) not in experts])
+    theirs = mine.clone()
+    dist.broadcast(theirs, 0)
+    return bool(all_sum(torch.tensor([int(not torch.equal(mine, theirs))]), world) == 0)
+
+
 def all_sum(values: torch.Tensor, world: int) -> torch.Tensor:
     if world > 1:
         values = values.clone()
@@ -654,6 +665,7 @@ def train(
         bar.close()
 
     final = evaluate(model, val_stream, cfg.final_eval_windows, cfg, rank, world)
+    in_sync = replicas_in_sync(model, world)
     # Per-rank timings, averaged over ranks.
     timing = all_sum(torch.tensor([train_seconds, assign_seconds], dtype=torch.float64), world) / world
     train_seconds, assign_seconds = timing.tolist()
@@ -676,6 +688,7 @@ def train(
         "step_seconds": step_seconds,
         "tokens_per_s": tokens_timed / train_seconds if train_seconds else float("nan"),
         "timed_steps": cfg.steps - skip,
+        "replicas_in_sync": in_sync,
         "assign_seconds": assign_seconds,
         "assign_share": assign_seconds / train_seconds if train_seconds else float("nan"),
     }

@@ -172,6 +172,7 @@ def test_torchrun_two_processes_reports_the_same_metrics(tmp_path):
     tokens = cfg.batch_size * cfg.context
     for model, r in results.items():
         assert r["world_size"] == 2 and len(r["curve"]) == steps
+        assert r["replicas_in_sync"]  # gradients synchronized and clipped alike on both ranks
         assert all(math.isfinite(x) for x in r["curve"]) and math.isfinite(r["val_bpb"])
         if model in ("base", "sinkhorn"):
             assert all(c == [tokens // cfg.num_experts] * cfg.num_experts for c in r["loads"])
