@@ -58,9 +58,7 @@ def to_array(t: torch.Tensor) -> Any:
 
         with cupy.cuda.Device(t.device.index):
             return cupy.from_dlpack(t)
-    raise TypeError(
-        f"tensors on device {t.device} cannot be passed to linassign; move them to the CPU or CUDA"
-    )
+    raise TypeError(f"tensors on device {t.device} cannot be passed to linassign; move them to the CPU or CUDA")
 
 
 def from_array(a: Any) -> torch.Tensor:

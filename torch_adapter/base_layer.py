@@ -255,9 +255,7 @@ class BaseLayer(nn.Module):
         # Building the experts runs nn.Linear's own init on the default generator, as many times as this
         # rank has experts; fork it so that reset_parameters draws the same numbers at every world size.
         with torch.random.fork_rng(devices=[]):
-            self.experts = nn.ModuleDict(
-                {str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids}
-            )
+            self.experts = nn.ModuleDict({str(e): Expert(d_model, d_ff, num_sublayers) for e in self.local_expert_ids})
 
         # Warm start: the last column prices, by problem width (E, or 2E when E does not divide T).
         self._prices: dict[int, torch.Tensor] = {}
@@ -394,8 +392,7 @@ class BaseLayer(nn.Module):
             local_perm, per_expert = None, recv_counts.sum(dim=0)
         chunks = torch.split(routed, per_expert.tolist())
         outs = [
-            self._apply_expert(e, c) if c.shape[0] else c
-            for e, c in zip(self.local_expert_ids, chunks, strict=True)
+            self._apply_expert(e, c) if c.shape[0] else c for e, c in zip(self.local_expert_ids, chunks, strict=True)
         ]
         y = torch.cat(outs) if outs else routed
         if local_perm is not None:
@@ -461,9 +458,7 @@ class BaseLayer(nn.Module):
         if flags[self.rank]:
             n_feat = int((~torch.isfinite(h)).sum())
             n_cent = int((~torch.isfinite(self.expert_centroids.detach())).sum())
-            detail = (
-                f" (here: {n_feat} non-finite feature entries of {h.numel()}, {n_cent} in expert_centroids)"
-            )
+            detail = f" (here: {n_feat} non-finite feature entries of {h.numel()}, {n_cent} in expert_centroids)"
         return (
             f"BaseLayer got NaN or inf{where}{detail}; routing on non-finite token-expert affinities would "
             "be meaningless, so no rank routed anything. Find where the features first become non-finite "
@@ -474,9 +469,7 @@ class BaseLayer(nn.Module):
     # Statistics
     # ------------------------------------------------------------------------------------------------------
 
-    def _record(
-        self, scores: torch.Tensor, expert: torch.Tensor, counts: torch.Tensor, received: torch.Tensor
-    ) -> None:
+    def _record(self, scores: torch.Tensor, expert: torch.Tensor, counts: torch.Tensor, received: torch.Tensor) -> None:
         """Keep tensors only (no host sync); routing_stats converts on demand."""
         with torch.no_grad():
             if scores.shape[0]:

@@ -74,9 +74,7 @@ class AllToAll(torch.autograd.Function):
         return out, None, None, None
 
 
-def all_to_all(
-    x: torch.Tensor, send_splits: list[int], recv_splits: list[int], group: Any = None
-) -> torch.Tensor:
+def all_to_all(x: torch.Tensor, send_splits: list[int], recv_splits: list[int], group: Any = None) -> torch.Tensor:
     """Differentiable ``all_to_all_single`` over the first dimension, with exact (possibly uneven) splits.
 
     Parameters

@@ -130,8 +130,10 @@ def _augmented_scores(scores: torch.Tensor) -> torch.Tensor:
     n, e = scores.shape
     r = n % e
     s = scores.detach()
-    if s.dtype not in (torch.float32, torch.float64):
-        s = s.float()
+    if not s.is_floating_point():
+        s = s.double()  # integers: exact up to 2**53, as linassign would cast them
+    elif s.dtype not in (torch.float32, torch.float64):
+        s = s.float()  # float16 / bfloat16: float32 holds them exactly
     aug = torch.full((n + e - r, 2 * e), -math.inf, dtype=s.dtype, device=s.device)
     aug[:n, :e] = s
     aug[:n, e:] = s

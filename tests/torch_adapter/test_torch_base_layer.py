@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from _reference import randomize_, routed_reference
+from _torch_reference import randomize_, routed_reference
 from torch.testing import assert_close
 
 import linassign
@@ -129,9 +129,7 @@ def test_non_finite_features_raise_a_clear_error(bad):
     x = torch.randn(6, 8, dtype=torch.float64)
     x[2, 3] = bad
     before = x.clone()
-    with pytest.raises(
-        ValueError, match="NaN or inf .*here: 1 non-finite feature entries of 48, 0 in expert"
-    ):
+    with pytest.raises(ValueError, match="NaN or inf .*here: 1 non-finite feature entries of 48, 0 in expert"):
         layer(x)
     assert_close(x, before, equal_nan=True, rtol=0, atol=0)
     with torch.no_grad():

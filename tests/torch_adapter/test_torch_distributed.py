@@ -1,6 +1,6 @@
 """BaseLayer over gloo in spawned worlds of 2, 3 and 4 processes, against single-process references.
 
-Each world is spawned once and runs every scenario (see _scenarios.py); the checks below compare its
+Each world is spawned once and runs every scenario (see _torch_scenarios.py); the checks below compare its
 outputs, input gradients and parameter gradients with a world-size-1 BaseLayer holding all experts.
 Float64 throughout, so that the comparisons can be tight.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from _reference import randomize_, routed_reference
-from _scenarios import LR, scenario
-from _spawn import run_world
+from _torch_reference import randomize_, routed_reference
+from _torch_scenarios import LR, scenario
+from _torch_spawn import run_world
 from torch.testing import assert_close
 
 from torch_adapter import BaseLayer
@@ -46,9 +46,7 @@ def _prepare(path: Path, world_size: int) -> dict:
 
 def _fresh(data: dict, state: dict | None = None) -> BaseLayer:
     cfg = data["cfg"]
-    layer = BaseLayer(
-        cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"]
-    )
+    layer = BaseLayer(cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"])
     layer = layer.double()
     layer.load_state_dict(state if state is not None else data["state"], strict=True)
     return layer
@@ -75,9 +73,7 @@ def _check_expert_grads(results: list[dict], key: str, ref_grads: dict[str, torc
                 assert int(name.split(".")[1]) in local
                 assert_close(g, ref_grads[name], msg=f"{key}: gradient of {name}")
         c = grads["expert_centroids"]
-        assert_close(
-            c[local], ref_grads["expert_centroids"][local], msg=f"{key}: centroid gradient rows {local}"
-        )
+        assert_close(c[local], ref_grads["expert_centroids"][local], msg=f"{key}: centroid gradient rows {local}")
         others = [e for e in range(c.shape[0]) if e not in local]
         assert torch.count_nonzero(c[others]) == 0
         centroid_total += c
@@ -102,9 +98,7 @@ def _check_world(data: dict, results: list[dict]) -> None:
     world_size = len(results)
     for res in results:
         expected = ["expert_centroids"] + [
-            k
-            for k in data["state"]
-            if k.startswith("experts.") and int(k.split(".")[1]) in res["local_expert_ids"]
+            k for k in data["state"] if k.startswith("experts.") and int(k.split(".")[1]) in res["local_expert_ids"]
         ]
         assert res["state_keys"] == sorted(expected)
     # Same seed, same initial parameters for every expert, whichever rank (and world size) holds it.

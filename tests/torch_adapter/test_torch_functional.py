@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _reference import brute_force_near_equal, expanded_optimum
+from _torch_reference import brute_force_near_equal, expanded_optimum
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -127,6 +127,14 @@ def test_balanced_routing_matches_brute_force_on_integer_ties(data, n, e):
     assert set(r.counts.tolist()) <= {q, q + 1} and int(r.counts.sum()) == n
     objective = float(scores[torch.arange(n), r.expert].sum())
     assert objective == brute_force_near_equal(scores.numpy())
+
+
+def test_integer_scores_keep_their_precision_when_augmented():
+    big = 2**40
+    scores = torch.tensor([[big + 1, big], [big + 1, big], [big, big]], dtype=torch.int64)
+    r = balanced_routing(scores)  # 3 tokens, 2 experts: the augmented form, solved in float64
+    assert r.counts.tolist() in ([2, 1], [1, 2])
+    assert int(scores[torch.arange(3), r.expert].sum()) == 3 * big + 2
 
 
 def test_balanced_routing_with_an_explicit_capacity():

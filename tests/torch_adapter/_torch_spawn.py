@@ -27,7 +27,7 @@ def free_port() -> int:
 def _entry(rank: int, world_size: int, port: int, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     torch.set_num_threads(1)  # W processes share a few cores
     if os.environ.get("LINASSIGN_TEST_STANDIN"):
-        from _standin import install  # noqa: PLC0415
+        from _torch_standin import install  # noqa: PLC0415
 
         install()
     dist.init_process_group(

@@ -20,10 +20,7 @@ LR = 0.1
 
 def _grads(layer: BaseLayer) -> dict[str, torch.Tensor]:
     # An expert that received no tokens has no .grad: its gradient is zero.
-    return {
-        n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p))
-        for n, p in layer.named_parameters()
-    }
+    return {n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for n, p in layer.named_parameters()}
 
 
 def _train_step(layer: BaseLayer, x0: torch.Tensor, weight: torch.Tensor) -> dict[str, Any]:
@@ -39,18 +36,14 @@ def _train_step(layer: BaseLayer, x0: torch.Tensor, weight: torch.Tensor) -> dic
     }
 
 
-def scenario(
-    rank: int, world_size: int, path: str, save_checkpoint: bool = False, load_checkpoint: str = ""
-) -> None:
+def scenario(rank: int, world_size: int, path: str, save_checkpoint: bool = False, load_checkpoint: str = "") -> None:
     root = Path(path)
     data = torch.load(root / "inputs.pt")
     cfg, x0, weight = data["cfg"], data["xs"][rank], data["ws"][rank]
     res: dict[str, Any] = {}
 
     def make_plain(**kw: Any) -> BaseLayer:
-        return BaseLayer(
-            cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"], **kw
-        )
+        return BaseLayer(cfg["d_model"], cfg["num_experts"], d_ff=cfg["d_ff"], num_sublayers=cfg["num_sublayers"], **kw)
 
     def make(**kw: Any) -> BaseLayer:
         layer = make_plain(**kw).double()

@@ -1,7 +1,7 @@
 """TEMPORARY (development only): install the scipy stand-in as linassign.balanced_assignment while the
 real one has not landed. Only active with LINASSIGN_TEST_STANDIN=1; removed once it lands."""
 
-from _reference import contract_balanced_assignment
+from _torch_reference import contract_balanced_assignment
 
 import linassign
 
