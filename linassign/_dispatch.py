@@ -177,3 +177,11 @@ def wrap_scalar(value: Any, origin: Origin) -> Any:
     if getattr(value, "ndim", 0) == 0:
         return value.item() if hasattr(value, "item") else value
     return wrap(np.asarray(value), origin)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Balanced (capacitated) assignment (issue 3)
+# ----------------------------------------------------------------------------------------------------------
+
+KERNELS[("balanced", "cpu")] = "linassign._numba._balanced:solve_balanced"
+KERNELS[("balanced_batch", "cpu")] = "linassign._numba._balanced:solve_balanced"

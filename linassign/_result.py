@@ -37,3 +37,53 @@ class AssignmentResult(NamedTuple):
     converged: Any
     n_iter: Any
     maximize: bool = False
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Balanced (capacitated) assignment (issue 3)
+# ----------------------------------------------------------------------------------------------------------
+
+
+class BalancedResult(NamedTuple):
+    """Solution of a balanced (capacitated) assignment problem, possibly batched.
+
+    Attributes
+    ----------
+    assignment : int64 array of shape (n,) or (B, n)
+        Column of each row; -1 for a row left unassigned (only when the capacities sum to less than n).
+    order : int64 array of shape (n,) or (B, n)
+        Row indices grouped by column in ascending column order, stable within a column, ready for
+        dispatch; unassigned rows come last.
+    counts : int64 array of shape (E,) or (B, E)
+        Rows assigned to each column.
+    prices : float64 array of shape (E,) or (B, E)
+        Column duals in the caller's sense, the warm start of the next call. Maximize: every row's value
+        ``scores[i, e] - prices[e]`` is largest in its own column; minimize: ``cost[i, e] - prices[e]`` is
+        smallest there. With "at most" capacities and every row assigned they are >= 0 (maximize) or
+        <= 0 (minimize), and 0 on columns with free slots.
+    objective : float or array of shape (B,)
+        Total score (or cost) of the assigned pairs.
+    bound : float or array of shape (B,)
+        The dual objective ``sum_i max_e (s[i, e] - prices[e]) + sum_e capacity[e] * prices[e]`` (with the
+        row term clipped at 0 when rows may be dropped; min instead of max when minimizing): no assignment
+        can do better.
+    gap : float or array of shape (B,)
+        ``abs(bound - objective)``, summed from non-negative slacks so that it is accurate even for large
+        objectives; 0 up to rounding for an exact answer.
+    converged : bool or bool array of shape (B,)
+    n_iter : int or int array of shape (B,)
+        Work done: shortest-path phases, plus auction column steps or Sinkhorn iterations.
+    maximize : bool
+        The sense the problem was solved in.
+    """
+
+    assignment: Any
+    order: Any
+    counts: Any
+    prices: Any
+    objective: Any
+    bound: Any
+    gap: Any
+    converged: Any
+    n_iter: Any
+    maximize: bool = True

@@ -67,3 +67,108 @@ def as_cost_matrix(cost: Any, *, maximize: bool, backend: str = "auto") -> tuple
     arr = cast_real(arr)
     check_entries(arr, maximize)
     return arr, origin, arr.ndim == 3
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Balanced (capacitated) assignment (issue 3)
+# ----------------------------------------------------------------------------------------------------------
+
+BALANCED_METHODS = ("auction", "hungarian", "sinkhorn")
+
+
+def as_scores(scores: Any, *, maximize: bool, backend: str = "auto") -> tuple[Any, Origin, bool]:
+    """Validate a score matrix (n, E) or a batch (B, n, E). Returns (array, origin, batched).
+
+    float32 stays float32 (the kernels read it without upcasting the matrix); other real dtypes become
+    float64. NaN, or an infinity that does not mark a forbidden pair, raises ValueError.
+    """
+    maximize = check_bool(maximize, "maximize")
+    arr, origin = as_float_array(scores, name="scores", backend=backend)
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"scores must be a matrix (n, E) of rows by columns or a batch (B, n, E), got a {arr.ndim}-D "
+            f"array of shape {tuple(arr.shape)}"
+        )
+    arr = cast_real(arr)
+    if arr.size:
+        extreme = float(arr.max() if maximize else arr.min())
+        if extreme != extreme:
+            raise ValueError("scores contain NaN; replace them (use -inf to forbid a pair when maximizing)")
+        if extreme == (np.inf if maximize else -np.inf):
+            forbid, wrong = ("-inf", "+inf") if maximize else ("+inf", "-inf")
+            raise ValueError(
+                f"scores contain {wrong}, which is not allowed when maximize={maximize}; "
+                f"{forbid} marks a forbidden pair"
+            )
+    return arr, origin, arr.ndim == 3
+
+
+def check_capacity(capacity: Any, n: int, n_cols: int) -> np.ndarray:
+    """``capacity`` as an (E,) int64 array of non-negative counts. None means exactly n / E per column."""
+    if capacity is None:
+        if n_cols == 0:
+            if n == 0:
+                return np.zeros(0, np.int64)
+            raise ValueError(f"there are {n} rows but no columns to assign them to")
+        if n % n_cols:
+            k = -(-n // n_cols)
+            raise ValueError(
+                f"capacity=None needs the {n} rows to split evenly over the {n_cols} columns; pass "
+                f"capacity={k} to allow at most {k} rows per column (or an array of {n_cols} capacities)"
+            )
+        return np.full(n_cols, n // n_cols, np.int64)
+    if isinstance(capacity, (bool, np.bool_)):
+        raise TypeError(f"capacity must be an integer or an array of {n_cols} integers, got {capacity!r}")
+    if hasattr(capacity, "__dlpack__") and not isinstance(capacity, np.ndarray):
+        capacity, _ = to_backend(capacity, "cpu", name="capacity")
+    cap = np.asarray(capacity)
+    if cap.dtype == np.bool_ or not (np.issubdtype(cap.dtype, np.integer) or np.issubdtype(cap.dtype, np.floating)):
+        raise TypeError(f"capacity must be an integer or an array of {n_cols} integers, got dtype {cap.dtype}")
+    if cap.ndim == 0:
+        cap = np.full(n_cols, cap)
+    if cap.shape != (n_cols,):
+        raise ValueError(f"capacity must be an integer or an array of shape ({n_cols},), got shape {cap.shape}")
+    if np.issubdtype(cap.dtype, np.floating) and not (np.isfinite(cap).all() and (cap == np.round(cap)).all()):
+        raise ValueError(f"capacity must hold whole numbers, got {cap.tolist()[:10]}")
+    if (cap < 0).any():
+        raise ValueError(f"capacity must be >= 0, got {cap.tolist()[:10]}")
+    return cap.astype(np.int64)
+
+
+def check_method(method: Any) -> str:
+    if method not in BALANCED_METHODS:
+        raise ValueError(f"method must be one of {BALANCED_METHODS}, got {method!r}")
+    return method
+
+
+def check_tol(tol: Any) -> float | None:
+    """None (exact) or a finite number >= 0 (0 also means exact)."""
+    if tol is None:
+        return None
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)):
+        raise TypeError(f"tol must be None or a number >= 0, got {tol!r}")
+    t = float(tol)
+    if not (t >= 0 and np.isfinite(t)):
+        raise ValueError(f"tol must be None or a finite number >= 0, got {tol!r}")
+    return t
+
+
+def check_prices(prices: Any, n_cols: int, batch: int | None) -> np.ndarray | None:
+    """Warm-start prices as float64 on the host: (E,) or, for a batch of B problems, (E,) or (B, E)."""
+    if prices is None:
+        return None
+    if hasattr(prices, "__dlpack__") and not isinstance(prices, np.ndarray):
+        prices, _ = to_backend(prices, "cpu", name="prices")
+    if hasattr(prices, "get") and not isinstance(prices, np.ndarray):
+        prices = prices.get()
+    p = np.asarray(prices)
+    if not (np.issubdtype(p.dtype, np.integer) or np.issubdtype(p.dtype, np.floating)) or p.dtype == np.bool_:
+        raise TypeError(f"prices must be a real array, got dtype {p.dtype}")
+    shapes = [(n_cols,)] + ([(batch, n_cols)] if batch is not None else [])
+    if p.shape not in shapes:
+        want = " or ".join(str(s) for s in shapes)
+        raise ValueError(f"prices must have shape {want} (one per column), got {p.shape}")
+    p = p.astype(np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError("prices must be finite; pass the prices of an earlier result, or None")
+    return p

@@ -1,0 +1,184 @@
+"""Balanced (capacitated) assignment on the CPU: the solver driver and its host wrapper.
+
+``solve_one`` runs one problem in three stages:
+
+1. a starting state: column prices (given by the caller, or found by the method's heuristic: Sinkhorn
+   potentials), and every row in a best column under them (``greedy_start``);
+2. the method's bulk phase: the column-by-column auction for ``method="auction"`` (also the rounding of
+   ``"sinkhorn"`` when ``tol`` is given), nothing for ``"hungarian"``;
+3. the exact phase, successive shortest paths in column space (``_balanced_ssp``), unless ``tol`` accepts
+   the state reached, then the certificate (``_balanced_common.finalize``).
+
+``solve_batch`` runs the same serial code in parallel over a batch (prange, compiled from the serial
+source). ``solve_balanced`` is the host wrapper: validated arrays in, numpy arrays out, status codes turned
+into exceptions.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .._config import CONFIG
+from .._errors import InfeasibleError
+from ._balanced_auction import auction
+from ._balanced_common import finalize, greedy_start, place_dummies
+from ._balanced_sinkhorn import sinkhorn_prices
+from ._balanced_ssp import ssp
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+
+METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
+
+_INFEASIBLE_MSG = (
+    "no assignment respects the capacities and the forbidden pairs (-inf when maximizing, +inf when "
+    "minimizing); allow more pairs or raise the capacities"
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u):
+    """Solve one problem. s (n, E); cap (E,) int64 capacities (their sum decides the drop column or the
+    dummy rows); p0 (E,) float64 starting prices in the maximize orientation (NaN: none given); method
+    0 hungarian, 1 auction, 2 sinkhorn; tol < 0 means exact; params: the tunables (see ``_params``).
+
+    Outputs, all in the maximize orientation of ``sgn * s``: assignment (n,) (-1 = dropped), order (n,),
+    counts (E,), prices (E,), u (n,) row duals. Returns (status, objective, bound, gap, converged, n_iter).
+    """
+    n, E = s.shape
+    total = 0
+    for e in range(E):
+        total += cap[e]
+    has_drop = total < n
+    Ec = E + 1 if has_drop else E
+    capx = np.empty(Ec, np.int64)
+    capx[:E] = cap
+    if has_drop:
+        capx[E] = n - total
+    n_dummy = total - n if total > n else 0
+    p = np.zeros(Ec)
+    for e in range(E):
+        if cap[e] == 0:
+            p[e] = INF  # nobody may enter a column without room
+        elif p0[e] == p0[e]:
+            p[e] = p0[e]
+    col = np.empty(n, np.int64)
+    cnt = np.zeros(Ec, np.int64)
+    dm = np.zeros(Ec, np.int64)
+    n_iter = 0
+    exact = True
+    if method == 2 and n > 0:
+        n_iter += sinkhorn_prices(
+            s, sgn, p, E, has_drop, capx, n_dummy, params[4], params[5], params[6], int(params[7]), params[8]
+        )
+    if not greedy_start(s, sgn, p, E, has_drop, col, cnt):
+        return STATUS_INFEASIBLE, 0.0, 0.0, 0.0, False, n_iter
+    if method == 1 or (method == 2 and tol >= 0.0):
+        steps, early = auction(
+            s, sgn, p, E, has_drop, capx, col, cnt, params[0], params[1], params[2], int(params[3]) * Ec, tol
+        )
+        n_iter += steps
+        exact = not early
+    if exact:
+        place_dummies(p, capx, cnt, dm, n_dummy)
+        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1)
+        n_iter += phases
+        if status != STATUS_OK:
+            return status, 0.0, 0.0, 0.0, False, n_iter
+    for i in range(n):
+        assignment[i] = col[i] if col[i] < E else -1
+    obj, bnd, gap = finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices, u, order, counts)
+    return STATUS_OK, obj, bnd, gap, True, n_iter
+
+
+def _solve_batch_py(s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats):
+    """B independent problems; outputs indexed by b. stats (B, 5): objective, bound, gap, converged, n_iter."""
+    for b in numba.prange(s.shape[0]):
+        st, obj, bnd, gap, conv, it = solve_one(
+            s[b], sgn, cap, p0[b], method, tol, params, assignment[b], order[b], counts[b], prices[b], u[b]
+        )
+        status[b] = st
+        stats[b, 0] = obj
+        stats[b, 1] = bnd
+        stats[b, 2] = gap
+        stats[b, 3] = 1.0 if conv else 0.0
+        stats[b, 4] = it
+
+
+solve_batch = numba.njit(_solve_batch_py, cache=True, nogil=True, parallel=True)
+
+
+def _params() -> np.ndarray:
+    """The tunables of ``_config.CONFIG`` in the order ``solve_one`` reads them."""
+    c = CONFIG
+    return np.array(
+        [
+            c["balanced_auction_eps_first"],
+            c["balanced_auction_eps_last"],
+            c["balanced_auction_eps_theta"],
+            c["balanced_auction_steps_per_column"],
+            c["balanced_sinkhorn_reg_first"],
+            c["balanced_sinkhorn_reg_last"],
+            c["balanced_sinkhorn_reg_theta"],
+            c["balanced_sinkhorn_iters_per_level"],
+            c["balanced_sinkhorn_tol"],
+        ],
+        dtype=np.float64,
+    )
+
+
+def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices) -> dict:
+    """Host wrapper. ``scores`` (n, E) or (B, n, E) float32/float64, validated (no NaN, no infinity of the
+    wrong sign); ``capacity`` (E,) int64 >= 0; ``tol`` None or >= 0; ``prices`` None or float64 (E,) or
+    (B, E) in the caller's sense.
+
+    Returns a dict of numpy arrays in the caller's sense: assignment, order, counts, prices, objective,
+    bound, gap, converged, n_iter. Raises InfeasibleError.
+    """
+    sgn = 1.0 if maximize else -1.0
+    batched = scores.ndim == 3
+    s = np.ascontiguousarray(scores)
+    if not batched:
+        s = s[None]
+    bsz, n, E = s.shape
+    cap = np.ascontiguousarray(capacity, dtype=np.int64)
+    if prices is None:
+        p0 = np.full((bsz, E), np.nan)
+    else:
+        p0 = np.ascontiguousarray(sgn * np.broadcast_to(np.asarray(prices, dtype=np.float64), (bsz, E)))
+    tol_v = -1.0 if not tol else float(tol)  # None and 0 both mean exact
+    m = METHODS[method]
+    assignment = np.empty((bsz, n), np.int64)
+    order = np.empty((bsz, n), np.int64)
+    counts = np.empty((bsz, E), np.int64)
+    pr = np.empty((bsz, E), np.float64)
+    u = np.empty((bsz, n), np.float64)
+    status = np.zeros(bsz, np.int64)
+    stats = np.zeros((bsz, 5))
+    params = _params()
+    if bsz == 1:
+        st, obj, bnd, gap, conv, it = solve_one(
+            s[0], sgn, cap, p0[0], m, tol_v, params, assignment[0], order[0], counts[0], pr[0], u[0]
+        )
+        status[0] = st
+        stats[0] = (obj, bnd, gap, float(conv), it)
+    elif bsz > 0:
+        solve_batch(s, sgn, cap, p0, m, tol_v, params, assignment, order, counts, pr, u, status, stats)
+    bad = np.flatnonzero(status == STATUS_INFEASIBLE)
+    if bad.size:
+        where = f" (batch items {bad[:10].tolist()})" if batched else ""
+        raise InfeasibleError(_INFEASIBLE_MSG + where)
+    assert (status == STATUS_OK).all()
+    out = {
+        "assignment": assignment,
+        "order": order,
+        "counts": counts,
+        "prices": sgn * pr + 0.0,  # + 0.0: no negative zeros
+        "objective": sgn * stats[:, 0] + 0.0,
+        "bound": sgn * stats[:, 1] + 0.0,
+        "gap": stats[:, 2],
+        "converged": stats[:, 3] > 0,
+        "n_iter": stats[:, 4].astype(np.int64),
+    }
+    if not batched:
+        out = {k: v[0] for k, v in out.items()}
+    return out

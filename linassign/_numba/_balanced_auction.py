@@ -1,0 +1,313 @@
+"""Auction for similar objects (Bertsekas and Castanon 1989), column by column, for balanced assignment.
+
+Each column e is a pool of ``capx[e]`` identical slots. A row's *bid* for its column a is its reservation
+price ``r_i = score(i, a) - w_i``, where ``w_i`` is its best value outside a: the highest price at which it
+still prefers a. An over-full column keeps its best bids and its price becomes the lowest kept bid; the
+outbid rows move to the column where they found ``w_i``, which may become over-full in turn. The rows of a
+column bid together when the column is over-full (a Jacobi step inside the column, Gauss-Seidel over the
+columns), so a column sheds all its excess in one step and the expensive per-row scans happen only for rows
+that are outbid or whose recorded bid may have gone stale.
+
+Prices only rise, so every value outside a row's column only falls and a recorded bid is a lower bound on
+the row's true reservation price; it is exact while the price of the column where ``w_i`` was found has not
+changed (``okc``/``okv``: that column and its price version). A column therefore finds its lowest true bids
+with a lazy heap: pop the lowest recorded bid, re-price it if stale and push it back, until the lowest
+entry is exact.
+
+Unlike the textbook auction this keeps the invariant of the exact phase at every step: every row sits in a
+column of maximal value. When a step must raise a price by less than ``eps`` (near ties, where two columns
+would pass rows back and forth), it raises it by ``eps`` and moves every row whose bid falls short, so the
+column may end under-full; every step raises one price by at least ``eps``. When no column is over-full the
+state is optimal (with equality capacities) and the exact phase has nothing left to do; otherwise, or when
+``max_steps`` runs out, ``ssp`` finishes exactly from wherever this stopped.
+"""
+
+import numba
+import numpy as np
+
+from ._balanced_common import row_max, row_max_except, score
+from ._common import INF
+
+
+@numba.njit(cache=True, nogil=True)
+def best_outside(s, i, a, sgn, p, E, has_drop):
+    """(column, value) of row i's best column other than a (lowest index among ties, the drop column
+    last); column -1 and value -inf when every other column is forbidden."""
+    v = row_max_except(s, i, sgn, p, E, a)
+    j = -1
+    if v > -INF:
+        for e in range(E):
+            if e != a and sgn * s[i, e] - p[e] == v:
+                j = e
+                break
+    if has_drop and a != E:
+        vd = -p[E]
+        if vd > v:
+            return E, vd
+    return j, v
+
+
+@numba.njit(cache=True, nogil=True)
+def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
+    """Bid of every row for the column it sits in (greedy state), with the column of its best outside value.
+
+    Returns the mean gap between a row's best and second-best value, the scale of ``eps`` (when every row
+    is tied, the largest magnitude of a score, or 1)."""
+    n = s.shape[0]
+    total = 0.0
+    m = 0
+    big = 0.0
+    for i in range(n):
+        a = col[i]
+        j, w = best_outside(s, i, a, sgn, p, E, has_drop)
+        own = score(s, i, a, sgn, E)
+        okc[i] = j
+        okv[i] = 0
+        if j < 0:
+            key[i] = INF
+        else:
+            key[i] = own - w
+            g = own - p[a] - w
+            if g < INF:
+                total += g
+                m += 1
+        if abs(own) > big:
+            big = abs(own)
+    if m > 0 and total > 0.0:
+        return total / m
+    return big if big > 0.0 else 1.0  # every row tied: any positive scale will do
+
+
+@numba.njit(cache=True, nogil=True)
+def _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver):
+    """Exact bid of row i for its column a at the current prices."""
+    j, w = best_outside(s, i, a, sgn, p, E, has_drop)
+    okc[i] = j
+    okv[i] = pver[j] if j >= 0 else 0
+    key[i] = score(s, i, a, sgn, E) - w if j >= 0 else INF
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(hk, hr, k, size):
+    while True:
+        c = 2 * k + 1
+        if c >= size:
+            return
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if hk[c] < hk[k]:
+            t = hk[c]
+            hk[c] = hk[k]
+            hk[k] = t
+            u = hr[c]
+            hr[c] = hr[k]
+            hr[k] = u
+            k = c
+        else:
+            return
+
+
+@numba.njit(cache=True, nogil=True)
+def _link(i, a, head, nxt, prv):
+    h = head[a]
+    nxt[i] = h
+    prv[i] = -1
+    if h >= 0:
+        prv[h] = i
+    head[a] = i
+
+
+@numba.njit(cache=True, nogil=True)
+def _unlink(i, a, head, nxt, prv):
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head[a] = nxt[i]
+    if nxt[i] >= 0:
+        prv[nxt[i]] = prv[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _enqueue(b, queue, inq, qh, ql):
+    """Append column b to the circular queue (each column at most once); returns the new length."""
+    if inq[b]:
+        return ql
+    Ec = queue.shape[0]
+    tail = qh + ql
+    if tail >= Ec:
+        tail -= Ec
+    queue[tail] = b
+    inq[b] = True
+    return ql + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, max_steps, tol):
+    """Column-by-column auction with eps-scaling from the greedy state ``col``/``cnt`` under prices ``p``.
+
+    eps runs from ``eps_first`` down to ``eps_last`` by factors of ``theta``, all relative to the mean gap
+    between the rows' best and second-best values. Each eps phase runs column steps until no column is
+    over-full (or ``max_steps`` column steps in all have been spent), then moves the rows it left within
+    eps of their best value to a best column, which may make columns over-full for the next phase. On exit
+    every row sits in a column of maximal value under ``p`` (the invariant of the exact phase); ``p``,
+    ``col`` and ``cnt`` are updated in place.
+
+    ``tol >= 0`` (with capacities summing to n, so that no free slot carries a price): stop early, without
+    restoring the invariant, as soon as a phase ends with no over-full column and the rows it left within
+    eps of their best value lose at most ``tol`` in all (then ``gap <= tol``). Returns (steps, early).
+    """
+    n = s.shape[0]
+    Ec = p.shape[0]
+    key = np.empty(n)
+    okc = np.empty(n, np.int64)
+    okv = np.empty(n, np.int64)
+    scale = initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv)
+    pver = np.zeros(Ec, np.int64)
+    head = np.full(Ec, -1, np.int64)
+    nxt = np.empty(n, np.int64)
+    prv = np.empty(n, np.int64)
+    for i in range(n - 1, -1, -1):
+        _link(i, col[i], head, nxt, prv)
+    queue = np.empty(Ec, np.int64)  # circular; a column is queued at most once
+    inq = np.zeros(Ec, np.bool_)
+    qh = 0
+    ql = 0
+    for e in range(Ec):
+        if cnt[e] > capx[e]:
+            ql = _enqueue(e, queue, inq, qh, ql)
+    hk = np.empty(n)
+    hr = np.empty(n, np.int64)
+    out = np.empty(n, np.int64)
+    loose = np.zeros(n, np.bool_)
+    loose_list = np.empty(n, np.int64)
+    steps = 0
+    eps = eps_first * scale
+    while True:
+        n_loose = 0
+        while ql > 0 and steps < max_steps:
+            a = queue[qh]
+            qh = qh + 1 if qh + 1 < Ec else 0
+            ql -= 1
+            inq[a] = False
+            m = cnt[a] - capx[a]
+            if m <= 0:
+                continue
+            steps += 1
+            # Heap of the members' recorded bids.
+            size = 0
+            i = head[a]
+            while i >= 0:
+                hk[size] = key[i]
+                hr[size] = i
+                size += 1
+                i = nxt[i]
+            for k in range(size // 2 - 1, -1, -1):
+                _sift_down(hk, hr, k, size)
+            # Pop the m lowest exact bids (stale ones are re-priced and pushed back first).
+            n_out = 0
+            stuck = False
+            while n_out < m:
+                i = hr[0]
+                if okc[i] >= 0 and okv[i] != pver[okc[i]]:
+                    _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
+                    hk[0] = key[i]
+                    _sift_down(hk, hr, 0, size)
+                    continue
+                if hk[0] == INF:
+                    stuck = True  # a row with nowhere else to go: leave this column to the exact phase
+                    break
+                out[n_out] = i
+                n_out += 1
+                size -= 1
+                hk[0] = hk[size]
+                hr[0] = hr[size]
+                _sift_down(hk, hr, 0, size)
+            if stuck:
+                continue
+            # New price: the lowest kept bid, but at least eps above the highest outbid one and never
+            # lower than before (rows left within eps by an earlier step may be the ones outbid). Kept
+            # rows whose bid is below it are within eps of their best value (eps-complementary slackness).
+            newp = key[out[m - 1]] + eps
+            if newp < p[a]:
+                newp = p[a]
+            while size > 0:
+                i = hr[0]
+                if okc[i] >= 0 and okv[i] != pver[okc[i]]:
+                    _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
+                    hk[0] = key[i]
+                    _sift_down(hk, hr, 0, size)
+                    continue
+                r = hk[0]
+                if r >= newp:
+                    if r < INF:
+                        newp = r
+                    break
+                if not loose[i]:
+                    loose[i] = True
+                    loose_list[n_loose] = i
+                    n_loose += 1
+                size -= 1
+                hk[0] = hk[size]
+                hr[0] = hr[size]
+                _sift_down(hk, hr, 0, size)
+            p[a] = newp
+            pver[a] += 1
+            # Outbid rows move to the column of their best outside value; their bid there is only known
+            # to be at least min(score(b) - score(a) + p[a], p[b]) until it is re-priced.
+            for q in range(n_out):
+                i = out[q]
+                b = okc[i]
+                _unlink(i, a, head, nxt, prv)
+                _link(i, b, head, nxt, prv)
+                col[i] = b
+                cnt[a] -= 1
+                cnt[b] += 1
+                lb = score(s, i, b, sgn, E) - score(s, i, a, sgn, E) + newp
+                key[i] = lb if lb < p[b] else p[b]
+                okc[i] = a
+                okv[i] = -1  # stale
+                if cnt[b] > capx[b]:
+                    ql = _enqueue(b, queue, inq, qh, ql)
+        if tol >= 0.0:
+            over = False
+            for e in range(Ec):
+                over = over or cnt[e] > capx[e]
+            total_cap = 0
+            for e in range(Ec):
+                total_cap += capx[e]
+            if not over and total_cap == n:
+                loss = 0.0
+                for q in range(n_loose):
+                    i = loose_list[q]
+                    a = col[i]
+                    if okc[i] >= 0 and okv[i] != pver[okc[i]]:
+                        _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
+                    if key[i] < p[a]:
+                        loss += p[a] - key[i]
+                if loss <= tol:
+                    return steps, True
+        # Rows left within eps of their best value move to a best column, restoring the invariant.
+        for q in range(n_loose):
+            i = loose_list[q]
+            loose[i] = False
+            a = col[i]
+            if okc[i] >= 0 and okv[i] != pver[okc[i]]:
+                _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
+            if key[i] < p[a]:
+                b = okc[i]
+                _unlink(i, a, head, nxt, prv)
+                _link(i, b, head, nxt, prv)
+                col[i] = b
+                cnt[a] -= 1
+                cnt[b] += 1
+                key[i] = p[b]  # a lower bound: b is now a best column of the row
+                okc[i] = a
+                okv[i] = -1
+                if cnt[b] > capx[b]:
+                    ql = _enqueue(b, queue, inq, qh, ql)
+        if eps <= eps_last * scale or steps >= max_steps:
+            break
+        eps = eps / theta
+        if eps < eps_last * scale:
+            eps = eps_last * scale
+    return steps, False

@@ -1,0 +1,258 @@
+"""Shared pieces of the balanced (capacitated) assignment kernels: row scans, the starting state and the
+certificate.
+
+Notation used by every balanced kernel (``_balanced_*.py``):
+
+- ``s`` (n, E) float32/float64, read-only; ``sgn`` is +1.0 to maximize and -1.0 to minimize. The kernels
+  always maximize ``sgn * s``: a forbidden pair is ``-inf`` after the sign, NaN never reaches them.
+- ``Ec`` columns of the working problem: the E real columns, plus one *drop column* (index E) when the
+  capacities sum to less than n. A row in the drop column is unassigned; its score there is 0 and its
+  capacity is ``n - sum(capacity)``.
+- When the capacities sum to more than n, ``sum(capacity) - n`` *dummy rows* of score 0 everywhere fill the
+  spare slots; only their count per column (``dm``) is stored. With the drop column or the dummy rows the
+  problem is a transportation problem with equalities: every column receives exactly ``capx[e]`` units.
+- ``p`` (Ec,) float64 column prices, the duals of the column constraints. The value of row i in column e is
+  ``sgn * s[i, e] - p[e]`` (``-p[E]`` in the drop column). A column of capacity 0 has price +inf inside the
+  kernels, so that no row ever wants it.
+- ``col`` (n,) int64: column of each row (E = dropped). ``cnt`` (Ec,): real rows per column.
+
+Invariant of the exact phase: every row sits in a column of maximal value, and dummy rows sit in columns of
+minimal price. Then ``u[i] = max_e (sgn * s[i, e] - p[e])`` and ``p`` are dual feasible and complementary
+slack with the assignment, and the assignment is optimal as soon as no column is over-full.
+"""
+
+import numba
+import numpy as np
+
+from ._common import INF
+
+# No nnan/ninf: -inf marks forbidden pairs and must compare correctly.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def row_max(s, i, sgn, p, E):
+    """max_e (sgn * s[i, e] - p[e]) over the E real columns; eight accumulators so the loop pipelines."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = -INF
+    e = 0
+    while e + 8 <= E:
+        v = sgn * s[i, e] - p[e]
+        a0 = v if v > a0 else a0
+        v = sgn * s[i, e + 1] - p[e + 1]
+        a1 = v if v > a1 else a1
+        v = sgn * s[i, e + 2] - p[e + 2]
+        a2 = v if v > a2 else a2
+        v = sgn * s[i, e + 3] - p[e + 3]
+        a3 = v if v > a3 else a3
+        v = sgn * s[i, e + 4] - p[e + 4]
+        a4 = v if v > a4 else a4
+        v = sgn * s[i, e + 5] - p[e + 5]
+        a5 = v if v > a5 else a5
+        v = sgn * s[i, e + 6] - p[e + 6]
+        a6 = v if v > a6 else a6
+        v = sgn * s[i, e + 7] - p[e + 7]
+        a7 = v if v > a7 else a7
+        e += 8
+    while e < E:
+        v = sgn * s[i, e] - p[e]
+        a0 = v if v > a0 else a0
+        e += 1
+    a0 = a1 if a1 > a0 else a0
+    a2 = a3 if a3 > a2 else a2
+    a4 = a5 if a5 > a4 else a4
+    a6 = a7 if a7 > a6 else a6
+    a0 = a2 if a2 > a0 else a0
+    a4 = a6 if a6 > a4 else a4
+    return a4 if a4 > a0 else a0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def row_max_except(s, i, sgn, p, E, skip):
+    """max over e != skip of (sgn * s[i, e] - p[e]) (the real columns only); -inf if there is none."""
+    a0 = a1 = a2 = a3 = -INF
+    e = 0
+    while e + 4 <= E:
+        v = sgn * s[i, e] - p[e]
+        v = -INF if e == skip else v
+        a0 = v if v > a0 else a0
+        v = sgn * s[i, e + 1] - p[e + 1]
+        v = -INF if e + 1 == skip else v
+        a1 = v if v > a1 else a1
+        v = sgn * s[i, e + 2] - p[e + 2]
+        v = -INF if e + 2 == skip else v
+        a2 = v if v > a2 else a2
+        v = sgn * s[i, e + 3] - p[e + 3]
+        v = -INF if e + 3 == skip else v
+        a3 = v if v > a3 else a3
+        e += 4
+    while e < E:
+        v = sgn * s[i, e] - p[e]
+        v = -INF if e == skip else v
+        a0 = v if v > a0 else a0
+        e += 1
+    a0 = a1 if a1 > a0 else a0
+    a2 = a3 if a3 > a2 else a2
+    return a2 if a2 > a0 else a0
+
+
+@numba.njit(cache=True, nogil=True)
+def row_argmax(s, i, sgn, p, E, has_drop):
+    """(j, v): the best column of row i (lowest index among ties, the drop column last) and its value.
+    j = -1 when every value is -inf (the row has no allowed column)."""
+    v1 = row_max(s, i, sgn, p, E)
+    j = -1
+    if v1 > -INF:
+        for e in range(E):
+            if sgn * s[i, e] - p[e] == v1:
+                j = e
+                break
+    if has_drop:
+        vd = -p[E]
+        if vd > v1:
+            return E, vd
+    return j, v1
+
+
+@numba.njit(cache=True, nogil=True)
+def value(s, i, e, sgn, p, E):
+    """Value of row i in column e (the drop column E scores 0)."""
+    if e == E:
+        return -p[E]
+    return sgn * s[i, e] - p[e]
+
+
+@numba.njit(cache=True, nogil=True)
+def score(s, i, e, sgn, E):
+    """Score of row i in column e without the price (0 in the drop column)."""
+    if e == E:
+        return 0.0
+    return sgn * s[i, e]
+
+
+@numba.njit(cache=True, nogil=True)
+def greedy_start(s, sgn, p, E, has_drop, col, cnt):
+    """Every row to its best column under prices ``p``. Returns False if some row has no allowed column."""
+    n = s.shape[0]
+    cnt[:] = 0
+    for i in range(n):
+        j, v = row_argmax(s, i, sgn, p, E, has_drop)
+        if j < 0:
+            return False
+        col[i] = j
+        cnt[j] += 1
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def place_dummies(p, capx, cnt, dm, n_dummy):
+    """Put the ``n_dummy`` dummy rows (score 0 everywhere) in columns of minimal price, filling free slots
+    first; any left over go to the first such column (the exact phase then moves them on)."""
+    Ec = p.shape[0]
+    dm[:] = 0
+    if n_dummy == 0:
+        return
+    pmin = INF
+    for e in range(Ec):
+        if capx[e] > 0 and p[e] < pmin:
+            pmin = p[e]
+    first = -1
+    left = n_dummy
+    for e in range(Ec):
+        if capx[e] > 0 and p[e] == pmin:
+            if first < 0:
+                first = e
+            room = capx[e] - cnt[e]
+            if room > 0:
+                put = room if room < left else left
+                dm[e] += put
+                left -= put
+    if left > 0 and first >= 0:
+        dm[first] += left
+
+
+@numba.njit(cache=True, nogil=True)
+def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_out, counts_out):
+    """Certificate and outputs of a finished state, all in the maximize orientation of ``sgn * s``.
+
+    Normalizes the prices (the drop column's price to 0 when rows may be dropped, else the smallest price to
+    0, which makes them >= 0 as "at most" capacities require), gives capacity-0 columns the smallest price
+    that keeps the duals feasible, and computes the row duals ``u`` by a fresh scan (never from the
+    invariant, so that the bound is honest). Returns (objective, bound, gap) where ``gap`` is summed from
+    non-negative per-row and per-column slacks, so it does not suffer the cancellation of
+    ``bound - objective`` on large values.
+    """
+    n = s.shape[0]
+    Ec = p.shape[0]
+    if has_drop:
+        shift = p[E]
+    else:
+        shift = INF
+        for e in range(E):
+            if capx[e] > 0 and p[e] < shift:
+                shift = p[e]
+        if shift == INF:
+            shift = 0.0
+    for e in range(E):
+        prices_out[e] = p[e] - shift if capx[e] > 0 else INF
+    for e in range(E):
+        counts_out[e] = cnt[e]
+    # Row duals; capacity-0 columns still have price +inf here, so they do not count.
+    for i in range(n):
+        u = row_max(s, i, sgn, prices_out, E)
+        if has_drop and u < 0.0:
+            u = 0.0
+        u_out[i] = u
+    # Capacity-0 columns: the least price with u[i] + p[e] >= score (>= 0 unless rows are dropped).
+    for e in range(E):
+        if capx[e] == 0:
+            need = -INF
+            for i in range(n):
+                t = sgn * s[i, e] - u_out[i]
+                if t > need:
+                    need = t
+            if not has_drop and need < 0.0:
+                need = 0.0
+            if need == -INF:
+                need = 0.0
+            prices_out[e] = need
+    # Objective, bound and gap with Neumaier compensation.
+    obj = 0.0
+    cobj = 0.0
+    bnd = 0.0
+    cb = 0.0
+    gap = 0.0
+    for i in range(n):
+        u = u_out[i]
+        t = bnd + u
+        cb += (bnd - t) + u if abs(bnd) >= abs(u) else (u - t) + bnd
+        bnd = t
+        j = col[i]
+        if j < E:
+            x = sgn * s[i, j]
+            t = obj + x
+            cobj += (obj - t) + x if abs(obj) >= abs(x) else (x - t) + obj
+            obj = t
+            gap += u - (x - prices_out[j])  # >= 0: the row's shortfall from its best value
+        else:
+            gap += u  # a dropped row forgoes u >= 0
+    for e in range(E):
+        if capx[e] > 0:
+            x = capx[e] * prices_out[e]
+            t = bnd + x
+            cb += (bnd - t) + x if abs(bnd) >= abs(x) else (x - t) + bnd
+            bnd = t
+            gap += (capx[e] - cnt[e]) * prices_out[e]  # free slots of a priced column
+    # Stable counting sort: rows grouped by column in ascending order, dropped rows last.
+    start = np.zeros(E + 1, np.int64)
+    for e in range(E):
+        start[e + 1] = start[e] + cnt[e]
+    nd = start[E]
+    for i in range(n):
+        j = col[i]
+        if j < E:
+            order_out[start[j]] = i
+            start[j] += 1
+        else:
+            order_out[nd] = i
+            nd += 1
+    return obj + cobj, bnd + cb, abs(gap)

@@ -1,0 +1,295 @@
+"""Exact successive shortest paths in column space for the balanced (capacitated) assignment problem.
+
+The working problem is a transportation problem (see ``_balanced_common``): n rows of supply 1, Ec columns
+that must each receive exactly ``capx[e]`` units. Its residual graph is never built over rows. Between two
+columns a and b the only thing that matters is the cheapest way to move one row from a to b:
+
+    M[a, b] = min over rows i in a of  (score(i, a) - score(i, b))      (price independent)
+
+so that the reduced cost of the arc a -> b is ``M[a, b] - p[a] + p[b] >= 0`` (the invariant: every row sits
+in a column of maximal value). Each phase runs Dijkstra over the Ec columns from every over-full column,
+raises the prices of the columns it settled so that every shortest-path arc becomes tight (Ahuja, Magnanti
+and Orlin, Network Flows, sec. 9.7), and then moves rows along as many tight tree paths as stay valid. A
+tree arc stays valid while ``M[a, b]`` has not grown since Dijkstra read it, so validity is checked on the
+price-independent ``M`` with no floating-point tolerance. Each phase moves at least one unit of excess, so
+the number of phases is at most the initial excess, whatever the rounding.
+
+``M`` is kept up to date incrementally: a row entering a column can only lower entries of its row of M;
+a row leaving marks the entries it might have been the minimum of as stale, and those are rescanned over the
+column's members (doubly linked lists) only when Dijkstra or an augmentation needs them. ``W[a, b]`` is the
+row achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
+"""
+
+import numba
+import numpy as np
+
+from ._balanced_common import score
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+
+_UNKNOWN = -1
+_DUMMY = -2
+
+
+@numba.njit(cache=True, nogil=True)
+def _link(i, a, head, nxt, prv):
+    h = head[a]
+    nxt[i] = h
+    prv[i] = -1
+    if h >= 0:
+        prv[h] = i
+    head[a] = i
+
+
+@numba.njit(cache=True, nogil=True)
+def _unlink(i, a, head, nxt, prv):
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head[a] = nxt[i]
+    if nxt[i] >= 0:
+        prv[nxt[i]] = prv[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
+    """Recompute M[a, b] and its row W[a, b] over the current members of column a."""
+    best = INF
+    w = _UNKNOWN
+    i = head[a]
+    while i >= 0:
+        t = own[i] - score(s, i, b, sgn, E)
+        if t < best:
+            best = t
+            w = i
+        i = nxt[i]
+    if dm[a] > 0 and 0.0 < best:
+        best = 0.0
+        w = _DUMMY
+    M[a, b] = best
+    W[a, b] = w
+    if stale[a, b]:
+        stale[a, b] = False
+        nstale[a] -= 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _refresh_column(a, done, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale, buf):
+    """Refresh the stale arcs a -> b for every b not yet settled (done[b] False), in one pass over the
+    members of a (each member's row is read once, for all those b)."""
+    Ec = M.shape[0]
+    k = 0
+    for b in range(Ec):
+        if stale[a, b] and not done[b]:
+            buf[k] = b
+            k += 1
+            M[a, b] = INF
+            W[a, b] = _UNKNOWN
+    if k == 0:
+        return
+    i = head[a]
+    while i >= 0:
+        oi = own[i]
+        for q in range(k):
+            b = buf[q]
+            t = oi - score(s, i, b, sgn, E)
+            if t < M[a, b]:
+                M[a, b] = t
+                W[a, b] = i
+        i = nxt[i]
+    for q in range(k):
+        b = buf[q]
+        if dm[a] > 0 and 0.0 < M[a, b]:
+            M[a, b] = 0.0
+            W[a, b] = _DUMMY
+        stale[a, b] = False
+    nstale[a] -= k
+
+
+@numba.njit(cache=True, nogil=True)
+def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale):
+    """Move real row i from column a to column b and keep M, W and the stale marks consistent."""
+    Ec = M.shape[0]
+    _unlink(i, a, head, nxt, prv)
+    _link(i, b, head, nxt, prv)
+    col[i] = b
+    cnt[a] -= 1
+    cnt[b] += 1
+    oa = own[i]
+    for c in range(Ec):
+        if c != a and not stale[a, c]:
+            w = W[a, c]
+            if w == i or (w == _UNKNOWN and oa - score(s, i, c, sgn, E) <= M[a, c]):
+                stale[a, c] = True
+                nstale[a] += 1
+    ob = score(s, i, b, sgn, E)
+    own[i] = ob
+    for c in range(Ec):
+        if c != b and not stale[b, c]:
+            t = ob - score(s, i, c, sgn, E)
+            if t < M[b, c]:
+                M[b, c] = t
+                W[b, c] = i
+
+
+@numba.njit(cache=True, nogil=True)
+def _move_dummy(a, b, dm, M, W, stale, nstale):
+    """Move one dummy row (score 0 everywhere) from column a to column b."""
+    Ec = M.shape[0]
+    dm[a] -= 1
+    dm[b] += 1
+    if dm[a] == 0:
+        for c in range(Ec):
+            if c != a and not stale[a, c]:
+                w = W[a, c]
+                if w == _DUMMY or (w == _UNKNOWN and M[a, c] >= 0.0):
+                    stale[a, c] = True
+                    nstale[a] += 1
+    for c in range(Ec):
+        if c != b and not stale[b, c] and 0.0 < M[b, c]:
+            M[b, c] = 0.0
+            W[b, c] = _DUMMY
+
+
+@numba.njit(cache=True, nogil=True)
+def _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
+    """Make M[a, b] fresh and W[a, b] known."""
+    if stale[a, b] or W[a, b] == _UNKNOWN:
+        _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+
+
+@numba.njit(cache=True, nogil=True)
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
+    """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
+
+    Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
+    in columns of minimal price) and ``sum(cnt + dm) == sum(capx)``. ``p``, ``col``, ``cnt`` and ``dm`` are
+    updated in place. Returns (status, phases): STATUS_INFEASIBLE when an over-full column can reach no
+    column with room through allowed pairs; ``max_phases`` only guards against bugs (the number of phases is
+    at most the initial excess).
+    """
+    n = s.shape[0]
+    Ec = p.shape[0]
+    excess = 0
+    for e in range(Ec):
+        x = cnt[e] + dm[e] - capx[e]
+        if x > 0:
+            excess += x
+    if excess == 0:
+        return STATUS_OK, 0
+
+    # Members of each column as doubly linked lists, and own[i] = score of row i in its column.
+    head = np.full(Ec, -1, np.int64)
+    nxt = np.empty(n, np.int64)
+    prv = np.empty(n, np.int64)
+    own = np.empty(n, np.float64)
+    for i in range(n - 1, -1, -1):
+        _link(i, col[i], head, nxt, prv)
+        own[i] = score(s, i, col[i], sgn, E)
+
+    # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily).
+    M = np.full((Ec, Ec), INF)
+    W = np.full((Ec, Ec), _UNKNOWN, np.int64)
+    stale = np.zeros((Ec, Ec), np.bool_)
+    nstale = np.zeros(Ec, np.int64)
+    for i in range(n):
+        a = col[i]
+        oa = own[i]
+        for b in range(E):
+            t = oa - sgn * s[i, b]
+            m = M[a, b]
+            M[a, b] = t if t < m else m
+        if Ec > E and oa < M[a, E]:
+            M[a, E] = oa
+    for a in range(Ec):
+        if dm[a] > 0:
+            for b in range(Ec):
+                if 0.0 < M[a, b]:
+                    M[a, b] = 0.0
+                    W[a, b] = _DUMMY
+        M[a, a] = INF
+
+    d = np.empty(Ec)
+    tight = np.empty(Ec)
+    pred = np.empty(Ec, np.int64)
+    done = np.empty(Ec, np.bool_)
+    targets = np.empty(Ec, np.int64)
+    settled = np.empty(Ec, np.int64)
+    buf = np.empty(Ec, np.int64)
+    phases = 0
+    while excess > 0:
+        if phases >= max_phases:
+            return STATUS_INFEASIBLE, phases  # pragma: no cover - unreachable by the bound above
+        phases += 1
+        # 1. Dijkstra from all over-full columns over reduced costs M[a, b] - p[a] + p[b] >= 0.
+        for e in range(Ec):
+            d[e] = 0.0 if cnt[e] + dm[e] > capx[e] else INF
+            pred[e] = -1
+            done[e] = False
+        n_targets = 0
+        n_settled = 0
+        room = 0
+        while True:
+            e = -1
+            best = INF
+            for b in range(Ec):
+                if not done[b] and d[b] < best:
+                    best = d[b]
+                    e = b
+            if e < 0:
+                break
+            done[e] = True
+            settled[n_settled] = e
+            n_settled += 1
+            r = capx[e] - cnt[e] - dm[e]
+            if r > 0:
+                targets[n_targets] = e
+                n_targets += 1
+                room += r
+                if room >= excess:
+                    break  # enough room found for every unit of excess
+            if nstale[e] > 0:
+                _refresh_column(e, done, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale, buf)
+            de = d[e]
+            pe = p[e]
+            for b in range(Ec):
+                if not done[b]:
+                    m = M[e, b]
+                    rc = m - pe + p[b]
+                    nd = de + (rc if rc > 0.0 else 0.0)
+                    if nd < d[b]:
+                        d[b] = nd
+                        pred[b] = e
+                        tight[b] = m
+        if n_targets == 0:
+            return STATUS_INFEASIBLE, phases
+        # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.
+        dmax = d[settled[n_settled - 1]]
+        for k in range(n_settled):
+            e = settled[k]
+            p[e] += dmax - d[e]
+        # 3. Move units along tree paths that are still tight (M[a, b] has not grown since step 1).
+        for k in range(n_targets):
+            t = targets[k]
+            while capx[t] - cnt[t] - dm[t] > 0 and excess > 0:
+                b = t
+                ok = True
+                while pred[b] >= 0:
+                    a = pred[b]
+                    _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+                    if M[a, b] > tight[b]:
+                        ok = False
+                        break
+                    b = a
+                if not ok or cnt[b] + dm[b] <= capx[b]:
+                    break
+                b = t
+                while pred[b] >= 0:
+                    a = pred[b]
+                    w = W[a, b]
+                    if w == _DUMMY:
+                        _move_dummy(a, b, dm, M, W, stale, nstale)
+                    else:
+                        _move_row(w, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale)
+                    b = a
+                excess -= 1
+    return STATUS_OK, phases
