@@ -29,7 +29,7 @@ Run one model, or all of them over several seeds, then draw the plots and the ta
 Expert parallel over two processes (gloo; BASE's experts are spread over the ranks, the rest is data
 parallel; ``--batch-size`` is the global batch, split over the ranks)::
 
-    torchrun --nproc_per_node 2 examples/tiny_lm.py --model base --steps 50
+    torchrun --standalone --nproc_per_node 2 examples/tiny_lm.py --model base --steps 50
 """
 
 from __future__ import annotations
