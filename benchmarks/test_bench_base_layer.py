@@ -15,7 +15,8 @@ timing its own steps (the step time is the slower rank's); the numbers are in th
 
     python benchmarks/test_bench_base_layer.py [--tokens 2048 16384] [--iters 3]
 
-Both also report the share of the step spent in the balanced assignment (time inside
+Torch runs one intra-op thread per process unless LINASSIGN_BENCH_THREADS says otherwise (see
+``_threads``). Both also report the share of the step spent in the balanced assignment (time inside
 ``balanced_routing``, measured by wrapping it), and at world size 2 the two ways of solving the global
 scope ("all": every rank solves the gathered problem; "root": rank 0 solves and broadcasts).
 """
@@ -118,6 +119,16 @@ def check_balanced(layer: BaseLayer, tokens: int) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _threads():
+    """One intra-op thread by default (LINASSIGN_BENCH_THREADS to change): on a shared machine, OpenMP
+    regions of many small per-expert ops stall on descheduled threads and make the ratios meaningless."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("LINASSIGN_BENCH_THREADS", "1")))
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("tokens", TOKENS)
 def test_bench_base_layer(benchmark, tokens):
     layer, _ = make_layers()
@@ -165,7 +176,7 @@ def _free_port() -> int:
 def _world_worker(rank: int, world_size: int, port: int, tokens: list[int], iters: int, out: str) -> None:
     import torch.distributed as dist  # noqa: PLC0415
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // world_size))
+    torch.set_num_threads(int(os.environ.get("LINASSIGN_BENCH_THREADS", "1")))
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",
@@ -202,6 +213,21 @@ def _world_worker(rank: int, world_size: int, port: int, tokens: list[int], iter
                 counts = layer.routing_stats().tokens_per_expert.clone()
                 dist.all_reduce(counts)
                 assert int(counts.max() - counts.min()) <= 1 and int(counts.sum()) == world_size * n
+            # The global scope's routing alone (gather + solve [+ broadcast]), both modes interleaved,
+            # on fresh layers (cold prices each time): the measurement behind the default "all".
+            scores = x @ make_layers()[0].expert_centroids.detach().t()
+            sizes = [n] * world_size
+            reps = {"all": [], "root": []}
+            for _ in range(2 * iters + 1):
+                for mode in reps:
+                    layer, _ = make_layers(scope="global")
+                    layer._global_solve = mode
+                    dist.barrier()
+                    t0 = time.perf_counter()
+                    layer._balanced_global(scores, sizes)
+                    reps[mode].append(slowest(time.perf_counter() - t0))
+            for mode, times in reps.items():
+                row[f"global_routing_{mode}_s"] = sorted(times[1:])[len(times[1:]) // 2]  # median, no warm-up
             results.append(row)
         if rank == 0:
             Path(out).write_text(json.dumps(results, indent=1))
@@ -232,10 +258,13 @@ def format_rows(rows: list[dict]) -> str:
         t, a = r[f"{name}_s"], r[f"{name}_assign_s"]
         return f"{t:8.4f} (x{t / r['dense_s']:.2f}, {a / t:.0%})"
 
-    head = "tokens/rank   dense s   worker s (x dense, assign)  global-all s          global-root s"
+    head = (
+        "tokens/rank   dense s   worker s (x dense, assign)  global-all s          global-root s"
+        "         global routing only: all s  root s"
+    )
     body = [
         f"{r['tokens_per_rank']:>11}  {r['dense_s']:8.4f}  {cell(r, 'worker')}  {cell(r, 'global_all')}  "
-        f"{cell(r, 'global_root')}"
+        f"{cell(r, 'global_root')}  {r['global_routing_all_s']:8.4f}  {r['global_routing_root_s']:8.4f}"
         for r in rows
     ]
     return "\n".join([head, *body])

@@ -90,8 +90,11 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
-def _solve_batch_py(s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats):
-    """B independent problems; outputs indexed by b. stats (B, 5): objective, bound, gap, converged, n_iter."""
+def _solve_batch_py(
+    s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats
+):
+    """B independent problems, outputs indexed by b; stats (B, 5): objective, bound, gap, converged,
+    n_iter."""
     for b in numba.prange(s.shape[0]):
         st, obj, bnd, gap, conv, it = solve_one(
             s[b], sgn, cap, p0[b], method, tol, params, assignment[b], order[b], counts[b], prices[b], u[b]
@@ -126,7 +129,9 @@ def _params() -> np.ndarray:
     )
 
 
-def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices) -> dict:
+def solve_balanced(
+    scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices
+) -> dict:
     """Host wrapper. ``scores`` (n, E) or (B, n, E) float32/float64, validated (no NaN, no infinity of the
     wrong sign); ``capacity`` (E,) int64 >= 0; ``tol`` None or >= 0; ``prices`` None or float64 (E,) or
     (B, E) in the caller's sense.

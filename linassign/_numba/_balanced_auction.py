@@ -25,7 +25,7 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import row_max, row_max_except, score
+from ._balanced_common import row_max_except, score
 from ._common import INF
 
 

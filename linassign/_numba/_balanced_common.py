@@ -182,7 +182,6 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
     ``bound - objective`` on large values.
     """
     n = s.shape[0]
-    Ec = p.shape[0]
     if has_drop:
         shift = p[E]
     else:

@@ -4,7 +4,6 @@ tiny problems, and BASE-layer outputs computed token by token for a given routin
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -19,44 +18,6 @@ def expanded_optimum(scores: np.ndarray, capacity: np.ndarray) -> float:
     r, c = linear_sum_assignment(scores[:, cols], maximize=True)
     assert len(r) == scores.shape[0]
     return float(scores[r, cols[c]].sum())
-
-
-def contract_balanced_assignment(
-    scores, capacity=None, *, maximize=True, method="auction", tol=None, prices=None, backend="auto"
-):
-    """A slow stand-in with linassign.balanced_assignment's contract (API.md), for numpy input only.
-
-    Used only where linassign.balanced_assignment does not exist yet (see conftest.py)."""
-    s = np.asarray(scores, dtype=np.float64)
-    n, e = s.shape
-    if capacity is None:
-        if n % e:
-            raise ValueError("n must be divisible by E; pass a capacity")
-        cap = np.full(e, n // e)
-    else:
-        cap = np.broadcast_to(np.asarray(capacity, dtype=np.int64), (e,)).copy()
-    if np.isnan(s).any():
-        raise ValueError("matrix contains invalid numeric entries")
-    cols = np.repeat(np.arange(e), np.minimum(cap, n))
-    big = s[:, cols] if maximize else -s[:, cols]
-    finite = np.where(np.isfinite(big), big, -1e18)
-    r, c = linear_sum_assignment(finite, maximize=True)
-    assignment = np.full(n, -1, dtype=np.int64)
-    assignment[r] = cols[c]
-    order = np.argsort(assignment, kind="stable").astype(np.int64)
-    counts = np.bincount(assignment[assignment >= 0], minlength=e).astype(np.int64)
-    obj = float(s[r, cols[c]].sum())
-    return SimpleNamespace(
-        assignment=assignment,
-        order=order,
-        counts=counts,
-        prices=np.zeros(e),
-        objective=obj,
-        bound=obj,
-        gap=0.0,
-        converged=True,
-        n_iter=0,
-    )
 
 
 def brute_force_near_equal(scores: np.ndarray) -> float:

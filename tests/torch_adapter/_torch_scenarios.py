@@ -89,6 +89,27 @@ def scenario(rank: int, world_size: int, path: str, save_checkpoint: bool = Fals
     res["shuffle"] = _train_step(layer, x0, weight)
     res["shuffle_second"] = _train_step(layer, x0, weight)  # warm-started prices, new permutation
 
+    # No tokens on any rank, and NaN on the last rank only: every scope and solve mode still matches its
+    # collectives; with NaN every rank raises (none is left waiting in an all-to-all).
+    empty, shapes, errors = x0[:, :0], [], []
+    bad = x0.clone()
+    if rank == world_size - 1:
+        bad[0, 0, 0] = float("nan")
+    for kw, mode in (({"shuffle": True}, None), ({"scope": "global"}, "root"), ({"scope": "global"}, "all")):
+        layer = make(**kw)
+        if mode is not None:
+            layer._global_solve = mode
+        shapes.append(tuple(_train_step(layer, empty, weight[:, :0])["y"].shape))
+        try:
+            layer(bad)
+            errors.append(None)
+        except ValueError as exc:
+            errors.append(str(exc))
+        layer.eval()
+        with torch.no_grad():
+            shapes.append(tuple(layer(empty).shape))
+    res["all_empty_shapes"], res["nan_errors"] = shapes, errors
+
     if load_checkpoint:
         layer = make(shuffle=False)
         layer.load_state_dict(torch.load(load_checkpoint), strict=False)

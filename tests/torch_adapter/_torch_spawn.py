@@ -4,7 +4,6 @@ instead of hanging. The function must live in an importable module (spawn pickle
 from __future__ import annotations
 
 import datetime
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -26,10 +25,6 @@ def free_port() -> int:
 
 def _entry(rank: int, world_size: int, port: int, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     torch.set_num_threads(1)  # W processes share a few cores
-    if os.environ.get("LINASSIGN_TEST_STANDIN"):
-        from _torch_standin import install  # noqa: PLC0415
-
-        install()
     dist.init_process_group(
         "gloo",
         init_method=f"tcp://127.0.0.1:{port}",

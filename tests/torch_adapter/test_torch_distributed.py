@@ -111,6 +111,13 @@ def _check_world(data: dict, results: list[dict]) -> None:
         for name, value in res["init_state"].items():
             assert torch.equal(value, init[name]), name
 
+    # No tokens anywhere: empty outputs in every scope and mode; NaN on the last rank: all ranks raise.
+    for r, res in enumerate(results):
+        assert res["all_empty_shapes"] == [(1, 0, D)] * 6
+        for msg in res["nan_errors"]:
+            assert msg is not None and f"NaN or inf on rank(s) [{world_size - 1}] of {world_size}" in msg
+            assert ("here: 1 non-finite feature entries" in msg) == (r == world_size - 1)
+
     # Scope "worker", shuffle off: rank r's outputs and input gradients are those of a single-process
     # layer on rank r's tokens alone; expert gradients sum over the ranks' losses.
     ref = _fresh(data)
@@ -172,6 +179,16 @@ def _check_world(data: dict, results: list[dict]) -> None:
         (routed_reference(ref, x, expert) * ws[r]).sum().backward()
         assert_close(res["shuffle"]["xgrad"], x.grad, msg=f"rank {r} shuffled input gradients")
     return worker_grads
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled():
+    """Compile (or load) the solver's kernels here, once, so that W spawned processes load them from numba's
+    cache instead of compiling them side by side (minutes on two cores)."""
+    from torch_adapter import balanced_routing
+
+    for n in (8, 9):  # divisible, and the augmented form
+        balanced_routing(torch.randn(n, 4, dtype=torch.float64))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,176 @@
+"""Balanced assignment (the BASE routing problem): linassign's three methods beside POT, the paper's auction
+and plain argmax, same run, one group per family and size.
+
+    python -m pytest benchmarks/test_bench_balanced.py --benchmark-only --benchmark-group-by=group \
+        --benchmark-columns=median,iqr,rounds
+
+Every benchmark checks its answer: linassign's results must carry a zero gap recomputed from the input
+(``verify_balanced`` with the capacities) and match the optimum certified once per matrix; POT must reach
+the same optimum; the paper's auction must be feasible and no better than the optimum (its relative
+shortfall is recorded in ``extra_info``); argmax must be the row-wise argmax.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numba
+import numpy as np
+import pytest
+
+import linassign
+from benchmarks._balanced_peers import (
+    FAMILIES,
+    argmax_assignment,
+    drifting_scores,
+    make_scores,
+    objective,
+    paper_baseline,
+    pot_emd,
+)
+from linassign._certificate_balanced import verify_balanced
+
+SIZES = ((2048, 128), (4096, 32), (16384, 128), (65536, 128))
+METHODS = ("auction", "hungarian", "sinkhorn")
+PEERS = ("pot_emd", "paper", "argmax")
+# Peers taking seconds per call get a fixed 3 rounds.
+SLOW = {"pot_emd", "paper", "sinkhorn"}
+
+_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_optimum: dict[tuple, float] = {}
+
+
+def scores_for(kind: str, n: int, n_cols: int, dtype=np.float64) -> np.ndarray:
+    """The matrix of (kind, n, E), shared by the peers of a group (two kept in memory)."""
+    key = (kind, n, n_cols, np.dtype(dtype).str)
+    if key not in _cache:
+        while len(_cache) >= 2:
+            _cache.popitem(last=False)
+        _cache[key] = make_scores(kind, n, n_cols, dtype=dtype)
+    return _cache[key]
+
+
+def certified_optimum(kind: str, s: np.ndarray) -> float:
+    """The optimum of the matrix, found once by the exact method and certified by its recomputed gap."""
+    key = (kind, s.shape, s.dtype.str)
+    if key not in _optimum:
+        res = linassign.balanced_assignment(s, method="hungarian")
+        assert verify_balanced(s, res, np.asarray, capacity=s.shape[0] // s.shape[1]) <= _tol(s, res.objective)
+        _optimum[key] = res.objective
+    return _optimum[key]
+
+
+def _tol(s: np.ndarray, value: float) -> float:
+    return 1e-9 * max(1.0, abs(value), float(np.abs(s).max()))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    """Compile (or load from numba's cache) every kernel outside the timers."""
+    for dtype in (np.float64, np.float32):
+        s = make_scores("base", 64, 8, dtype=dtype)
+        for method in METHODS:
+            linassign.balanced_assignment(s, method=method)
+            linassign.balanced_assignment(np.stack([s, s]), method=method)
+
+
+def _run(benchmark, fn, *args, slow: bool = False):
+    if slow:
+        return benchmark.pedantic(fn, args=args, rounds=3, iterations=1, warmup_rounds=0)
+    return benchmark(fn, *args)
+
+
+def _skip_reason(solver: str, kind: str, n: int) -> str | None:
+    if solver == "sinkhorn" and n > 4096:
+        return "sinkhorn takes seconds per call at this size (a full pass of exponentials per iteration)"
+    if solver in ("pot_emd", "paper") and n == 65536 and kind != "base":
+        return "peers at 65536 x 128 take ~5-10 s per call: measured on the base family only"
+    return None
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("kind", FAMILIES)
+@pytest.mark.parametrize("solver", METHODS + PEERS)
+def test_bench_balanced(benchmark, solver, kind, size):
+    n, n_cols = size
+    reason = _skip_reason(solver, kind, n)
+    if reason:
+        pytest.skip(reason)
+    s = scores_for(kind, n, n_cols)
+    k = n // n_cols
+    benchmark.group = f"balanced {kind} {n}x{n_cols}"
+    want = certified_optimum(kind, s)
+    tol = _tol(s, want)
+    if solver in METHODS:
+        res = _run(benchmark, lambda x: linassign.balanced_assignment(x, method=solver), s, slow=solver in SLOW)
+        assert np.array_equal(res.counts, np.full(n_cols, k))
+        assert math.isclose(res.objective, want, rel_tol=0, abs_tol=tol)
+        assert verify_balanced(s, res, np.asarray, capacity=k) <= tol
+        benchmark.extra_info["gap"] = float(res.gap)
+    elif solver == "pot_emd":
+        a = _run(benchmark, pot_emd, s, np.full(n_cols, k), slow=True)
+        assert np.array_equal(np.bincount(a, minlength=n_cols), np.full(n_cols, k))
+        assert math.isclose(objective(s, a), want, rel_tol=0, abs_tol=tol)
+    elif solver == "paper":
+        a = _run(benchmark, paper_baseline, s, slow=True)
+        assert np.array_equal(np.bincount(a, minlength=n_cols), np.full(n_cols, k))
+        got = objective(s, a)
+        assert got <= want + tol
+        benchmark.extra_info["relative_shortfall"] = (want - got) / abs(want)
+    else:
+        a = _run(benchmark, argmax_assignment, s)
+        assert np.array_equal(a, s.argmax(axis=1))
+
+
+@pytest.mark.parametrize("method", ["auction", "hungarian"])
+def test_bench_balanced_float32(benchmark, method):
+    """float32 scores are read as they are (half the memory traffic of float64)."""
+    s = scores_for("base", 16384, 128, dtype=np.float32)
+    benchmark.group = "balanced base 16384x128"
+    benchmark.name = f"{method}-float32"
+    res = benchmark(lambda x: linassign.balanced_assignment(x, method=method), s)
+    want = certified_optimum("base", s)
+    assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
+    assert verify_balanced(s, res, np.asarray, capacity=128) <= _tol(s, want)
+
+
+@pytest.mark.parametrize("start", ["cold", "warm"])
+def test_bench_balanced_warm_start(benchmark, start):
+    """20 successive base problems (16384 x 128) whose tokens and centroids drift by 1% per step, solved
+    from scratch or from the previous step's prices."""
+    seq = drifting_scores(16384, 128, steps=20)
+    benchmark.group = "balanced warm start: 20 drifting base 16384x128"
+    wants = [certified_optimum(f"drift{t}", s) for t, s in enumerate(seq)]
+
+    def cold():
+        return [linassign.balanced_assignment(s) for s in seq]
+
+    def warm():
+        out, prices = [], None
+        for s in seq:
+            res = linassign.balanced_assignment(s, prices=prices)
+            prices = res.prices
+            out.append(res)
+        return out
+
+    results = _run(benchmark, cold if start == "cold" else warm, slow=True)
+    for s, res, want in zip(seq, results, wants, strict=True):
+        assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bench_balanced_batched_threads(benchmark, threads):
+    """64 problems of 2048 x 128 (base) in one call, on 1 and 2 numba threads."""
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip(f"numba has {numba.config.NUMBA_NUM_THREADS} thread(s) here")
+    batch = np.stack([make_scores("base", 2048, 128, seed=b) for b in range(64)])
+    benchmark.group = "balanced batched 64 x base 2048x128"
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        res = benchmark(linassign.balanced_assignment, batch)
+    finally:
+        numba.set_num_threads(before)
+    gaps = verify_balanced(batch, res, np.asarray, capacity=16)
+    assert (gaps <= 1e-9 * np.maximum(1.0, np.abs(res.objective))).all()

@@ -1,0 +1,302 @@
+"""Balanced (capacitated) assignment: every method against scipy on the expanded problem, and its certificate.
+
+The reference expands column e into ``capacity[e]`` identical slots (``np.repeat(scores, capacity, axis=1)``)
+and solves that rectangular assignment problem with scipy: with more rows than slots scipy leaves rows
+unassigned exactly as ``balanced_assignment`` drops them, with more slots than rows it leaves slots free.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment as scipy_lsa
+
+import linassign
+from linassign._certificate_balanced import verify_balanced
+
+METHODS = ("auction", "hungarian", "sinkhorn")
+
+
+class Case(NamedTuple):
+    scores: np.ndarray
+    capacity: object  # None, int or (E,) array, as passed to balanced_assignment
+    cap: np.ndarray  # the (E,) capacities it means
+    maximize: bool
+
+
+def expanded_optimum(scores: np.ndarray, cap: np.ndarray, maximize: bool) -> float | None:
+    """Optimal objective of the expanded problem (scipy), or None if it is infeasible."""
+    ex = np.repeat(scores.astype(np.float64), cap, axis=1)
+    if ex.size == 0:
+        return 0.0
+    try:
+        r, c = scipy_lsa(ex, maximize=maximize)
+    except ValueError as exc:
+        assert "infeasible" in str(exc)
+        return None
+    return math.fsum(ex[r, c].tolist())
+
+
+def check_result(case: Case, res, want: float) -> None:
+    """Feasible, optimal and certified, with every field consistent."""
+    n, n_cols = case.scores.shape
+    a = np.asarray(res.assignment)
+    assert a.dtype == np.int64 and a.shape == (n,)
+    counts = np.bincount(a[a >= 0], minlength=n_cols)
+    assert np.array_equal(np.asarray(res.counts), counts)
+    assert (counts <= case.cap).all()
+    assert (a >= 0).sum() == min(n, int(case.cap.sum()))
+    if case.capacity is None:
+        assert (counts == case.cap).all()
+    picked = case.scores[np.flatnonzero(a >= 0), a[a >= 0]].astype(np.float64)
+    assert np.isfinite(picked).all()
+    scale = max(1.0, float(np.abs(picked).max(initial=0.0)))
+    assert math.isclose(res.objective, math.fsum(picked.tolist()), rel_tol=1e-12, abs_tol=1e-12 * scale * n)
+    assert math.isclose(res.objective, want, rel_tol=1e-9, abs_tol=1e-9 * scale * max(n, 1))
+    assert res.gap <= 1e-9 * scale * max(n, 1)
+    assert math.isclose(
+        res.gap, abs(res.bound - res.objective), rel_tol=1e-6, abs_tol=1e-9 * scale * max(n, 1)
+    )
+    assert res.converged is True and isinstance(res.n_iter, int)
+    # The certificate, recomputed from the input, with and without the capacities.
+    assert verify_balanced(case.scores, res, np.asarray, capacity=case.cap) <= 1e-9 * scale * max(n, 1)
+    assert linassign.verify(case.scores, res) <= 1e-9 * scale * max(n, 1)
+
+
+@st.composite
+def balanced_problems(draw, max_rows=9, max_cols=5, max_cap=4):
+    n_cols = draw(st.integers(1, max_cols))
+    n = draw(st.integers(0, max_rows))
+    maximize = draw(st.booleans())
+    kind = draw(st.sampled_from(["float", "int", "equal", "skewed", "huge", "tiny"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "float":
+        s = rng.standard_normal((n, n_cols))
+    elif kind == "int":  # many ties
+        s = rng.integers(-2, 3, (n, n_cols)).astype(np.float64)
+    elif kind == "equal":
+        s = np.full((n, n_cols), float(rng.integers(-3, 4)))
+    elif kind == "skewed":  # popular columns: plain argmax overloads a few of them
+        s = rng.standard_normal((n, n_cols)) + 4.0 * rng.standard_normal(n_cols)
+    elif kind == "huge":
+        s = rng.standard_normal((n, n_cols)) * 1e12
+    else:
+        s = rng.standard_normal((n, n_cols)) * 1e-12
+    if draw(st.booleans()):
+        s[rng.random((n, n_cols)) < 0.25] = -np.inf if maximize else np.inf
+    mode = draw(st.sampled_from(["none", "int", "array", "array0", "drop"]))
+    if mode == "none" and n % n_cols == 0:
+        capacity, cap = None, np.full(n_cols, n // n_cols)
+    elif mode == "int":
+        k = draw(st.integers(0, max_cap))
+        capacity, cap = k, np.full(n_cols, k)
+    elif mode == "drop":  # fewer slots than rows
+        cap = rng.integers(0, max(1, n // n_cols) + 1, n_cols)
+        capacity = cap
+    else:
+        cap = rng.integers(0 if mode == "array0" else 1, max_cap + 1, n_cols)
+        capacity = cap
+    if draw(st.booleans()):
+        s = s.astype(np.float32)
+    return Case(s, capacity, np.asarray(cap, dtype=np.int64), maximize)
+
+
+@given(case=balanced_problems(), method=st.sampled_from(METHODS), warm=st.booleans())
+def test_every_method_matches_scipy_on_the_expanded_problem(case, method, warm):
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    prices = None
+    if warm:
+        prices = np.random.default_rng(case.scores.size).standard_normal(case.scores.shape[1])
+    before = case.scores.copy()
+    if want is None:
+        with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+            linassign.balanced_assignment(
+                case.scores, case.capacity, maximize=case.maximize, method=method, prices=prices
+            )
+        return
+    res = linassign.balanced_assignment(
+        case.scores, case.capacity, maximize=case.maximize, method=method, prices=prices
+    )
+    assert np.array_equal(case.scores, before, equal_nan=True)
+    check_result(case, res, want)
+
+
+@given(case=balanced_problems(), method=st.sampled_from(METHODS))
+def test_warm_start_from_the_optimal_prices_reaches_the_same_optimum(case, method):
+    try:
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+    except linassign.InfeasibleError:
+        return
+    again = linassign.balanced_assignment(
+        case.scores, case.capacity, maximize=case.maximize, method=method, prices=res.prices
+    )
+    check_result(case, again, res.objective)
+
+
+@given(case=balanced_problems())
+def test_minimizing_a_cost_is_maximizing_its_negation(case):
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    if want is None:
+        return
+    res = linassign.balanced_assignment(-case.scores, case.capacity, maximize=not case.maximize)
+    assert math.isclose(res.objective, -want, rel_tol=1e-9, abs_tol=1e-9 * max(1.0, abs(want)))
+    flipped = Case(-case.scores, case.capacity, case.cap, not case.maximize)
+    check_result(flipped, res, -want)
+
+
+@given(case=balanced_problems(), seed=st.integers(0, 1000))
+def test_row_order_does_not_change_the_objective(case, seed):
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    if want is None:
+        return
+    perm = np.random.default_rng(seed).permutation(case.scores.shape[0])
+    res = linassign.balanced_assignment(case.scores[perm], case.capacity, maximize=case.maximize)
+    check_result(Case(case.scores[perm], case.capacity, case.cap, case.maximize), res, want)
+
+
+@settings(max_examples=20)
+@given(
+    case=balanced_problems(max_rows=8, max_cols=4), n_batch=st.integers(1, 3), method=st.sampled_from(METHODS)
+)
+def test_a_batch_gives_the_results_of_one_problem_at_a_time(case, n_batch, method):
+    rng = np.random.default_rng(n_batch)
+    batch = np.stack([case.scores] + [rng.permutation(case.scores) for _ in range(n_batch - 1)])
+    try:
+        singles = [
+            linassign.balanced_assignment(b, case.capacity, maximize=case.maximize, method=method)
+            for b in batch
+        ]
+    except linassign.InfeasibleError:
+        with pytest.raises(linassign.InfeasibleError, match=r"\(batch items \["):
+            linassign.balanced_assignment(batch, case.capacity, maximize=case.maximize, method=method)
+        return
+    res = linassign.balanced_assignment(batch, case.capacity, maximize=case.maximize, method=method)
+    for k, one in enumerate(singles):
+        for field in ("assignment", "order", "counts", "prices"):
+            assert np.array_equal(getattr(res, field)[k], getattr(one, field))
+        for field in ("objective", "bound", "gap", "converged", "n_iter"):
+            assert getattr(res, field)[k] == getattr(one, field)
+    assert np.array_equal(
+        linassign.verify(batch, res), [linassign.verify(b, o) for b, o in zip(batch, singles, strict=True)]
+    )
+    # Warm start with one price vector per problem.
+    again = linassign.balanced_assignment(
+        batch, case.capacity, maximize=case.maximize, method=method, prices=res.prices
+    )
+    assert np.allclose(again.objective, res.objective, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("tol", [1e-3, 1.0, 1e6])
+def test_a_tolerance_gives_a_feasible_answer_within_it(method, tol):
+    rng = np.random.default_rng(7)
+    s = rng.standard_normal((240, 12)) + np.linspace(0, 2, 12)
+    want = linassign.balanced_assignment(s, method="hungarian").objective
+    res = linassign.balanced_assignment(s, method=method, tol=tol)
+    assert np.array_equal(np.asarray(res.counts), np.full(12, 20))
+    assert res.gap <= tol
+    assert res.objective <= want + 1e-9
+    assert want - res.objective <= res.gap + 1e-9
+    assert linassign.verify(s, res) == pytest.approx(res.gap, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_is_solved_as_given(method):
+    rng = np.random.default_rng(3)
+    s64 = np.round(rng.standard_normal((96, 8)) * 64) / 64  # exactly representable in float32
+    s32 = s64.astype(np.float32)
+    r64 = linassign.balanced_assignment(s64, method=method)
+    r32 = linassign.balanced_assignment(s32, method=method)
+    assert r32.objective == r64.objective
+    assert linassign.verify(s32, r32) <= 1e-9
+
+
+def test_inputs_are_never_modified_even_read_only_ones():
+    rng = np.random.default_rng(1)
+    s = rng.standard_normal((30, 5))
+    s[0, 1] = -np.inf
+    cap = np.array([6, 6, 6, 6, 7])
+    prices = rng.standard_normal(5)
+    for arr in (s, cap, prices):
+        arr.setflags(write=False)
+    copies = [s.copy(), cap.copy(), prices.copy()]
+    for method in METHODS:
+        linassign.balanced_assignment(s, cap, method=method, prices=prices)
+    for arr, before in zip((s, cap, prices), copies, strict=True):
+        assert np.array_equal(arr, before)
+
+
+def test_results_come_back_in_the_callers_library():
+    torch = pytest.importorskip("torch")
+    s = torch.tensor([[5.0, 1.0], [4.0, 0.0], [3.0, 3.0], [0.0, 2.0]], requires_grad=True)
+    res = linassign.balanced_assignment(s)
+    assert isinstance(res.assignment, torch.Tensor) and res.assignment.dtype == torch.int64
+    assert res.assignment.tolist() == [0, 0, 1, 1] and res.order.tolist() == [0, 1, 2, 3]
+    assert isinstance(res.prices, torch.Tensor) and res.objective == 14.0
+    batch = linassign.balanced_assignment(torch.stack([s.detach(), -s.detach()]), maximize=False)
+    assert isinstance(batch.objective, torch.Tensor) and batch.objective.shape == (2,)
+    assert linassign.verify(s.detach(), res) == 0.0
+
+
+def test_lists_and_integer_scores_are_accepted():
+    res = linassign.balanced_assignment([[3, 1], [2, 2], [0, 5], [1, 0]], capacity=[1, 3])
+    assert res.assignment.tolist() == [0, 1, 1, 1] and res.objective == 10.0
+
+
+def test_order_groups_rows_by_column_with_dropped_rows_last():
+    s = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-5.0, -5.0], [0.0, 2.0]])
+    res = linassign.balanced_assignment(s, capacity=[2, 2])
+    assert res.assignment.tolist() == [0, 1, 0, -1, 1]
+    assert res.order.tolist() == [0, 2, 1, 4, 3]
+    assert res.counts.tolist() == [2, 2]
+
+
+def test_dropped_rows_are_the_ones_worth_least():
+    s = np.array([[3.0], [-1.0], [2.0], [5.0]])
+    res = linassign.balanced_assignment(s, capacity=2)
+    assert res.assignment.tolist() == [0, -1, -1, 0] and res.objective == 8.0
+    # Negative scores are still assigned: exactly sum(capacity) rows must be.
+    res = linassign.balanced_assignment(-s, capacity=2)
+    assert sorted(np.flatnonzero(res.assignment >= 0).tolist()) == [1, 2] and res.objective == -1.0
+
+
+def test_at_most_capacities_leave_free_slots_at_price_zero():
+    s = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.9, 0.0]])
+    res = linassign.balanced_assignment(s, capacity=2)
+    assert res.assignment.tolist()[:2] == [0, 0] and res.assignment[2] == 1
+    assert res.prices[2] == 0.0 and (res.prices >= 0).all()
+    assert res.gap == 0.0
+
+
+def test_empty_problems():
+    res = linassign.balanced_assignment(np.zeros((0, 3)))
+    assert res.assignment.shape == (0,) and res.counts.tolist() == [0, 0, 0] and res.objective == 0.0
+    res = linassign.balanced_assignment(np.zeros((0, 0)))
+    assert res.counts.shape == (0,) and res.gap == 0.0
+    res = linassign.balanced_assignment(np.zeros((2, 0, 4)))
+    assert res.assignment.shape == (2, 0) and res.objective.tolist() == [0.0, 0.0]
+    res = linassign.balanced_assignment(np.ones((4, 2)), capacity=0)
+    assert res.assignment.tolist() == [-1, -1, -1, -1] and res.objective == 0.0
+
+
+def test_a_row_with_no_allowed_column_is_infeasible_unless_it_can_be_dropped():
+    s = np.array([[-np.inf, -np.inf], [1.0, 2.0]])
+    with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+        linassign.balanced_assignment(s, capacity=1)
+    res = linassign.balanced_assignment(np.vstack([s, [[3.0, 0.0]]]), capacity=1)
+    assert res.assignment.tolist() == [-1, 1, 0] and res.objective == 5.0
+
+
+def test_an_infeasible_problem_is_reported_quickly_by_every_method():
+    # Hall's condition fails: 41 rows may only use columns 0 and 1, which hold 10 rows each.
+    s = np.full((60, 6), -np.inf)
+    s[:41, :2] = np.random.default_rng(0).standard_normal((41, 2))
+    s[41:, 2:] = 0.0
+    for method in METHODS:
+        with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+            linassign.balanced_assignment(s, method=method)
