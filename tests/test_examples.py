@@ -129,6 +129,7 @@ def test_switch_layer_drops_beyond_capacity_and_passes_them_through():
 
 
 def test_report_writes_the_table_and_both_plots(runs, tmp_path):
+    pytest.importorskip("matplotlib", reason="the report draws its plots with matplotlib (pip install matplotlib)")
     results = list(runs.values())
     summary = tiny_lm.summarize(results)
     for row in summary:  # routed models are paired with the dense run of the same seed
