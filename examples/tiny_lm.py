@@ -29,7 +29,7 @@ Run one model, or all of them over several seeds, then draw the plots and the ta
 Expert parallel over two processes (gloo; BASE's experts are spread over the ranks, the rest is data
 parallel; ``--batch-size`` is the global batch, split over the ranks)::
 
-    torchrun --nproc_per_node 2 examples/tiny_lm.py --model base --steps 50
+    torchrun --standalone --nproc_per_node 2 examples/tiny_lm.py --model base --steps 50
 """
 
 from __future__ import annotations
@@ -738,6 +738,11 @@ def summarize(results: list[dict]) -> list[dict]:
             row["dropped_share"] = _mean_spread([sum(r["dropped_share"]) / len(r["dropped_share"]) for r in runs])
             row["eval_dropped_share"] = _mean_spread([r["eval_dropped_share"] for r in runs])
             row["val_bpb_no_capacity"] = _mean_spread([r["val_bpb_no_capacity"] for r in runs])
+        # Paired with the dense run of the same seed (same trunk initialization, same batches).
+        dense = {r["seed"]: r for r in results if r["model"] == "dense" and r["world_size"] == world}
+        pairs = [(r["seed"], r, dense[r["seed"]]) for r in runs if r["seed"] in dense]
+        row["delta_vs_dense"] = [(seed, r["val_bpb"] - d["val_bpb"]) for seed, r, d in sorted(pairs)]
+        row["speed_vs_dense"] = [r["tokens_per_s"] / d["tokens_per_s"] for _, r, d in pairs]
         rows.append(row)
     return rows
 
@@ -745,15 +750,18 @@ def summarize(results: list[dict]) -> list[dict]:
 def markdown_table(rows: list[dict]) -> str:
     """The results table in Markdown."""
     head = (
-        "| model | procs | seeds | val bits/byte (mean ± half-range) | tokens/s | assignment share of "
-        "training time | train load max/mean (mean, worst step) | eval load max/mean (mean, worst batch) "
-        "| dropped (train / eval) | parameters (total / per token) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|"
+        "| model | procs | seeds | val bits/byte (mean ± half-range) | minus dense, same seed | tokens/s "
+        "(x dense) | assignment share of training time | train load max/mean (mean, worst step) | eval load "
+        "max/mean (mean, worst batch) | dropped (train / eval) | parameters (total / per token) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
         bpb = "{:.4f} ± {:.4f}".format(*r["val_bpb"])
         tps = "{:,.0f} ± {:,.0f}".format(*r["tokens_per_s"])
+        if r["speed_vs_dense"] and r["model"] != "dense":
+            tps += " ({:.2f}x)".format(sum(r["speed_vs_dense"]) / len(r["speed_vs_dense"]))
+        delta = ", ".join(f"{d:+.4f}" for _, d in r["delta_vs_dense"]) if r["model"] != "dense" else "—"
         share = "{:.2%}".format(r["assign_share"][0]) if r["model"] != "dense" else "—"
         load = "{:.3f}, {:.3f}".format(*r["load_max_over_mean"]) if "load_max_over_mean" in r else "—"
         ev = "{:.3f}, {:.3f}".format(*r["eval_load_max_over_mean"]) if "eval_load_max_over_mean" in r else "—"
@@ -763,9 +771,17 @@ def markdown_table(rows: list[dict]) -> str:
         params = f"{r['parameters'] / 1e6:.2f}M / {r['active_parameters'] / 1e6:.2f}M"
         seeds = ",".join(str(s) for s in r["seeds"])
         lines.append(
-            f"| {LABELS[r['model']]} | {r['world_size']} | {seeds} | {bpb} | {tps} | {share} | {load} | {ev} "
+            f"| {LABELS[r['model']]} | {r['world_size']} | {seeds} | {bpb} | {delta} | {tps} | {share} | {load} "
+            f"| {ev} "
             f"| {drop} | {params} |"
         )
+    lines.extend(
+        "\nSwitch evaluated without a capacity limit (no token dropped at evaluation), "
+        f"{r['world_size']} process(es): {r['val_bpb_no_capacity'][0]:.4f} ± {r['val_bpb_no_capacity'][1]:.4f} "
+        "bits/byte"
+        for r in rows
+        if "val_bpb_no_capacity" in r
+    )
     return "\n".join(lines)
 
 
@@ -797,7 +813,7 @@ def plot(results: list[dict], plot_dir: Path, prefix: str = "base_quality") -> l
         runs = sorted((r for r in single if r["model"] == model), key=lambda r: r["seed"])
         for i, r in enumerate(runs):
             label = f"{LABELS[model]} seed {r['seed']}"
-            width = max(1, len(r["curve"]) // 40)
+            width = max(1, len(r["curve"]) // 24)
             ax_train.plot(_smooth(r["curve"], width), color=colors[model], ls=styles[i % 4], lw=1, label=label)
             steps, bpb = zip(*r["val_curve"], strict=True) if r["val_curve"] else ((), ())
             ax_val.plot(steps, bpb, color=colors[model], ls=styles[i % 4], marker="o", ms=3, lw=1, label=label)

@@ -129,11 +129,18 @@ def test_switch_layer_drops_beyond_capacity_and_passes_them_through():
 
 
 def test_report_writes_the_table_and_both_plots(runs, tmp_path):
+    pytest.importorskip("matplotlib", reason="the report draws its plots with matplotlib (pip install matplotlib)")
     results = list(runs.values())
-    table = tiny_lm.markdown_table(tiny_lm.summarize(results))
-    assert table.count("\n") == 1 + len(tiny_lm.MODELS)
+    summary = tiny_lm.summarize(results)
+    for row in summary:  # routed models are paired with the dense run of the same seed
+        paired = row["delta_vs_dense"]
+        assert paired == [(0, row["val_bpb"][0] - runs["dense"]["val_bpb"])]
+    table = tiny_lm.markdown_table(summary)
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(tiny_lm.MODELS)  # header and one row per model
     for label in tiny_lm.LABELS.values():
         assert f"| {label} |" in table
+    assert "Switch evaluated without a capacity limit" in table
     paths = tiny_lm.plot(results, tmp_path, prefix="smoke")
     assert [p.name for p in paths] == ["smoke_loss.png", "smoke_load.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
