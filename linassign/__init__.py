@@ -19,3 +19,11 @@ __all__ = [
     "linear_sum_assignment",
     "verify",
 ]
+
+# ----------------------------------------------------------------------------------------------------------
+# Sinkhorn and auction (issue 4)
+# ----------------------------------------------------------------------------------------------------------
+from ._api import auction, sinkhorn  # noqa: E402
+from ._result import SinkhornResult  # noqa: E402
+
+__all__ += ["SinkhornResult", "auction", "sinkhorn"]

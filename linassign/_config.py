@@ -12,6 +12,42 @@ CONFIG = {
     "verify_rtol": 1e-9,
 }
 
+# ----------------------------------------------------------------------------------------------------------
+# Sinkhorn and auction (issue 4)
+# ----------------------------------------------------------------------------------------------------------
+CONFIG.update(
+    {
+        # sinkhorn(anneal=True): reg starts at this multiple of the cost spread (max - min of the allowed
+        # entries), is multiplied by the factor after every stage of the given number of iterations, and
+        # ends at the requested reg (which then runs to tol or max_iter). Speed only: the fixed point is the
+        # same, it is reached in far fewer iterations at small reg.
+        "sinkhorn_anneal_start": 1.0,
+        "sinkhorn_anneal_factor": 0.5,
+        "sinkhorn_anneal_iters": 10,
+        # sum(a) and sum(b) may differ by this relative amount (rounding of user-normalized histograms);
+        # b is then rescaled to sum(a) exactly, otherwise the marginal error could never reach tol.
+        "sinkhorn_mass_rtol": 1e-6,
+        # Below this many matrix entries one Sinkhorn problem runs on one thread (a parallel region per pass
+        # costs tens of microseconds, more than a small pass).
+        "sinkhorn_parallel_min_size": 65536,
+        # auction: the first phase's eps is the cost spread divided by this (None: by the number of rows,
+        # measured best on uniform and integer costs at n = 1000 and 4000); each phase divides eps by
+        # auction_eps_factor. Exact runs (eps=None) end at eps = 1/(n+1) for integer costs (then the auction's
+        # assignment is already optimal) and at spread * auction_eps_final_rel for float costs, before the
+        # exact finish (which makes any final eps exact: this value only trades auction work for finish work).
+        "auction_eps_start_div": None,
+        "auction_eps_factor": 8.0,
+        "auction_eps_final_rel": 1e-7,
+        # A phase making more than this many bids per row gives up and hands over to the exact finish from
+        # scratch (a safety net against degenerate inputs; typical phases make a few bids per row).
+        "auction_max_bids_per_row": 200,
+        # Columns each row keeps as candidates between its bids: while their best two stay below the value the
+        # rest had at the last full scan (prices only grow), a bid reads these instead of the whole row.
+        "auction_candidates": 12,
+    }
+)
+
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Balanced (capacitated) assignment (issue 3). Speed only: every method ends exact unless tol says otherwise.

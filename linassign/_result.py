@@ -40,6 +40,43 @@ class AssignmentResult(NamedTuple):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Sinkhorn (issue 4)
+# ----------------------------------------------------------------------------------------------------------
+
+
+class SinkhornResult(NamedTuple):
+    """Entropic optimal transport plan between marginals ``a`` and ``b``, in dual (potential) form.
+
+    Attributes
+    ----------
+    f, g : float64 arrays of shape (n,) and (m,) (or (B, n), (B, m))
+        Dual potentials. Minimize: ``plan[i, j] = exp((f[i] + g[j] - cost[i, j]) / reg)`` (POT's
+        ``sinkhorn_log`` with ``f = reg * log_u``, ``g = reg * log_v``; ott-jax's convention); maximize:
+        ``plan[i, j] = exp((cost[i, j] - f[i] - g[j]) / reg)``. Zero-mass rows or columns have potential
+        ``-inf`` (minimize) or ``+inf`` (maximize).
+    plan : array of shape (n, m) (or (B, n, m)), or None
+        The transport plan, in the cost's dtype, only with ``return_plan=True``.
+    cost : float or array of shape (B,)
+        Transport cost ``sum(plan * cost)`` of the plan (forbidden pairs carry no mass and add 0).
+    marginal_error : float or array of shape (B,)
+        ``||plan.sum(1) - a||_1 + ||plan.sum(0) - b||_1`` of the returned plan.
+    converged : bool or bool array of shape (B,)
+        ``marginal_error <= tol``.
+    n_iter : int or int array of shape (B,)
+        Iterations (a column update then a row update each, as POT counts them).
+    """
+
+    f: Any
+    g: Any
+    plan: Any
+    cost: Any
+    marginal_error: Any
+    converged: Any
+    n_iter: Any
+
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Balanced (capacitated) assignment (issue 3)
 # ----------------------------------------------------------------------------------------------------------
 
