@@ -35,7 +35,7 @@ SIZES = ((2048, 128), (4096, 32), (16384, 128), (65536, 128))
 METHODS = ("auction", "hungarian", "sinkhorn")
 PEERS = ("pot_emd", "paper", "argmax")
 # Peers taking seconds per call get a fixed 3 rounds.
-SLOW = {"pot_emd", "paper", "sinkhorn"}
+SLOW = {"pot_emd", "paper"}
 
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _optimum: dict[tuple, float] = {}
@@ -82,8 +82,6 @@ def _run(benchmark, fn, *args, slow: bool = False):
 
 
 def _skip_reason(solver: str, kind: str, n: int) -> str | None:
-    if solver == "sinkhorn" and n > 4096:
-        return "sinkhorn takes seconds per call at this size (a full pass of exponentials per iteration)"
     if solver in ("pot_emd", "paper") and n == 65536 and kind != "base":
         return "peers at 65536 x 128 take ~5-10 s per call: measured on the base family only"
     return None

@@ -24,7 +24,8 @@ import math
 import numba
 import numpy as np
 
-from ._common import INF
+from ._common import INF, STATUS_INFEASIBLE
+from ._sinkhorn import _sinkhorn_serial
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 CUT = 36.0  # exp(-36) < 2.4e-16
@@ -100,12 +101,55 @@ def _row_pass(s, sgn, g, E, has_drop, reg, f, colsum, colmax):
 
 
 @numba.njit(cache=True, nogil=True)
+def _shared_sinkhorn(s, sgn, p, capx, scale, reg_first, reg_last, theta, iters, tol):
+    """Capacities summing to n (no drop column, no dummy rows): the log-domain kernel of
+    ``linassign.sinkhorn`` (``_sinkhorn.py``: one streaming pass per iteration, a vectorized exponential),
+    with row masses 1 and column masses ``capx``. Its convention is ``plan = exp((f + g - h) / reg)`` with
+    ``h = -sgn * s``, so the prices are ``-g``."""
+    n = s.shape[0]
+    E = capx.shape[0]
+    a = np.ones(n)
+    b = np.empty(E)
+    f = np.zeros(n)
+    g = np.empty(E)
+    for e in range(E):
+        b[e] = float(capx[e])
+        g[e] = -p[e] if capx[e] > 0 else 0.0
+    # Start from the prices given (or 0): f is the row update under them, which the kernel's first step uses.
+    for i in range(n):
+        m = -INF
+        for e in range(E):
+            if capx[e] > 0:
+                v = sgn * s[i, e] + g[e]
+                m = v if v > m else m
+        f[i] = -m if m > -INF else 0.0
+    reg = reg_first * scale
+    last = reg_last * scale
+    it = 0
+    while True:
+        status, k, err, cost = _sinkhorn_serial(s, -sgn, a, b, reg, f, g, tol * n, iters, 1)
+        it += k
+        if status == STATUS_INFEASIBLE or reg <= last:
+            break
+        reg /= theta
+        if reg < last:
+            reg = last
+    if status == STATUS_INFEASIBLE:
+        return it  # keep the prices: the exact phase reports the infeasibility
+    for e in range(E):
+        p[e] = -g[e] if capx[e] > 0 else INF
+    return it
+
+
+@numba.njit(cache=True, nogil=True)
 def sinkhorn_prices(s, sgn, p, E, has_drop, capx, n_dummy, reg_first, reg_last, theta, iters, tol):
     """Anneal the entropic potentials and leave them in ``p`` (Ec,) as column prices. Returns the number of
     Sinkhorn iterations."""
     n = s.shape[0]
     Ec = p.shape[0]
     scale = _spread(s, sgn)
+    if not has_drop and n_dummy == 0 and n > 0:
+        return _shared_sinkhorn(s, sgn, p, capx, scale, reg_first, reg_last, theta, iters, tol)
     g = p.copy()
     for e in range(Ec):
         if capx[e] == 0:

@@ -15,9 +15,13 @@ price-independent ``M`` with no floating-point tolerance. Each phase moves at le
 the number of phases is at most the initial excess, whatever the rounding.
 
 ``M`` is kept up to date incrementally: a row entering a column can only lower entries of its row of M;
-a row leaving marks the entries it might have been the minimum of as stale, and those are rescanned over the
-column's members (doubly linked lists) only when Dijkstra or an augmentation needs them. ``W[a, b]`` is the
-row achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
+a row leaving marks the entries it might have been the minimum of as stale. A stale entry is still a lower
+bound on the true minimum (which only grows when rows leave), so Dijkstra relaxes with it as it is and
+makes exact, by a scan over the column's members (doubly linked lists), only the tree arc of each column it
+is about to settle; if that arc grew, the column's distance is recomputed from the settled columns and it
+waits its turn again. Relaxing with lower bounds keeps every distance a lower bound, so the price update
+keeps every reduced cost >= 0, and the tree arcs used to move rows are exact. ``W[a, b]`` is the row
+achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 """
 
 import numba
@@ -73,39 +77,6 @@ def _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh_column(a, done, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale, buf):
-    """Refresh the stale arcs a -> b for every b not yet settled (done[b] False), in one pass over the
-    members of a (each member's row is read once, for all those b)."""
-    Ec = M.shape[0]
-    k = 0
-    for b in range(Ec):
-        if stale[a, b] and not done[b]:
-            buf[k] = b
-            k += 1
-            M[a, b] = INF
-            W[a, b] = _UNKNOWN
-    if k == 0:
-        return
-    i = head[a]
-    while i >= 0:
-        oi = own[i]
-        for q in range(k):
-            b = buf[q]
-            t = oi - score(s, i, b, sgn, E)
-            if t < M[a, b]:
-                M[a, b] = t
-                W[a, b] = i
-        i = nxt[i]
-    for q in range(k):
-        b = buf[q]
-        if dm[a] > 0 and 0.0 < M[a, b]:
-            M[a, b] = 0.0
-            W[a, b] = _DUMMY
-        stale[a, b] = False
-    nstale[a] -= k
-
-
-@numba.njit(cache=True, nogil=True)
 def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale):
     """Move real row i from column a to column b and keep M, W and the stale marks consistent."""
     Ec = M.shape[0]
@@ -124,7 +95,8 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, ns
     ob = score(s, i, b, sgn, E)
     own[i] = ob
     for c in range(Ec):
-        if c != b and not stale[b, c]:
+        if c != b:
+            # Also on stale entries: they must stay lower bounds.
             t = ob - score(s, i, c, sgn, E)
             if t < M[b, c]:
                 M[b, c] = t
@@ -145,7 +117,7 @@ def _move_dummy(a, b, dm, M, W, stale, nstale):
                     stale[a, c] = True
                     nstale[a] += 1
     for c in range(Ec):
-        if c != b and not stale[b, c] and 0.0 < M[b, c]:
+        if c != b and 0.0 < M[b, c]:
             M[b, c] = 0.0
             W[b, c] = _DUMMY
 
@@ -214,7 +186,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
     done = np.empty(Ec, np.bool_)
     targets = np.empty(Ec, np.int64)
     settled = np.empty(Ec, np.int64)
-    buf = np.empty(Ec, np.int64)
     phases = 0
     while excess > 0:
         if phases >= max_phases:
@@ -237,6 +208,28 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
                     e = b
             if e < 0:
                 break
+            a = pred[e]
+            if a >= 0:
+                # Stale entries of M are lower bounds (a minimum only grows when rows leave), which Dijkstra
+                # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
+                # distance is recomputed over the settled columns and e waits its turn again.
+                if stale[a, e]:
+                    _refresh_arc(a, e, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+                if M[a, e] > tight[e]:
+                    best = INF
+                    a = -1
+                    pe = p[e]
+                    for k in range(n_settled):
+                        c = settled[k]
+                        rc = M[c, e] - p[c] + pe
+                        v = d[c] + (rc if rc > 0.0 else 0.0)
+                        if v < best:
+                            best = v
+                            a = c
+                    d[e] = best
+                    pred[e] = a
+                    tight[e] = M[a, e] if a >= 0 else INF
+                    continue
             done[e] = True
             settled[n_settled] = e
             n_settled += 1
@@ -247,8 +240,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
                 room += r
                 if room >= excess:
                     break  # enough room found for every unit of excess
-            if nstale[e] > 0:
-                _refresh_column(e, done, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale, buf)
             de = d[e]
             pe = p[e]
             for b in range(Ec):
