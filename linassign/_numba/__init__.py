@@ -57,19 +57,7 @@ def solve_lap(cost: np.ndarray, maximize: bool) -> dict:
         x[:], y[:], v[:], n_aug = -1, -1, 0.0, 0
     rows = np.arange(c.shape[0], dtype=np.int64)
     u = sign * c[rows, x].astype(np.float64) - v[x] if k > 0 else np.zeros(c.shape[0])
-    out = {}
-    if scale != 1.0:
-        out["gap"] = float(duality_gap(sign * c[rows, x], u, v, rows, x)) / scale if k > 0 else 0.0
-        with np.errstate(over="ignore"):  # duals within ~4(n+m) of the float64 maximum are not representable
-            u, v = u / scale, v / scale
-    if transposed:
-        # The kernel's rows are the caller's columns.
-        order = np.argsort(x, kind="stable")
-        row_ind, col_ind = x[order], rows[order]
-        u, v = v, u
-    else:
-        row_ind, col_ind = rows, x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_aug), **out}
+    return to_caller(c, x, u, v, sign, scale, transposed, n_aug)
 
 
 def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
@@ -95,19 +83,39 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
     else:
         x[:] = -1
         u = np.zeros((bsz, nr))
+    return to_caller(c, x, u, v, sign, scale, transposed, n_aug)
+
+
+def to_caller(c, x, u, v, sign, scale, transposed, n_iter) -> dict:
+    """Kernel outputs -> the caller's rows, columns and units, for one problem (x of shape (n,)) or a batch (B, n).
+
+    Kernels see ``sign * c`` with rows <= cols, scaled by ``scale`` (see ``_oriented``); ``u``, ``v`` are their
+    duals in that orientation. Shared by every LAP host wrapper (Hungarian and auction).
+    """
+    if x.ndim == 1:
+        out = to_caller(c[None], x[None], u[None], v[None], sign, scale, transposed, None)
+        out = {key: val[0] for key, val in out.items() if key != "n_iter"}
+        if "gap" in out:
+            out["gap"] = float(out["gap"])
+        out["n_iter"] = int(n_iter)
+        return out
+    bsz, nr = x.shape
     out = {}
     rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
     if scale != 1.0:
-        if k > 0 and bsz > 0:
+        if nr > 0 and bsz > 0:
             picked = sign * np.take_along_axis(c, x[:, :, None], axis=2)[:, :, 0]
             out["gap"] = duality_gap(picked, u, v, rows, x) / scale
-        with np.errstate(over="ignore"):
+        else:
+            out["gap"] = np.zeros(bsz)
+        with np.errstate(over="ignore"):  # duals within ~4(n+m) of the float64 maximum are not representable
             u, v = u / scale, v / scale
     if transposed:
+        # The kernel's rows are the caller's columns.
         order = np.argsort(x, axis=1, kind="stable")
         row_ind = np.take_along_axis(x, order, axis=1)
         col_ind = np.take_along_axis(rows, order, axis=1)
         u, v = v, u
     else:
         row_ind, col_ind = rows.copy(), x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_aug, **out}
+    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_iter, **out}

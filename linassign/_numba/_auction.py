@@ -44,7 +44,6 @@ every row free), which also decides infeasibility exactly. No input can make the
 import numba
 import numpy as np
 
-from .._certificate import duality_gap
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 
@@ -478,7 +477,7 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
     """Auction on one (n, m) matrix; exact when eps is None. Returns row_ind, col_ind, u, v (minimize
     orientation of ``sign * cost``, caller's row/column order), n_iter, and gap when costs were rescaled."""
     from .._config import CONFIG
-    from . import _oriented  # the Hungarian's orientation and overflow-safe rescaling (a power of two)
+    from . import _oriented, to_caller  # the Hungarian's orientation and overflow-safe rescaling (a power of two)
 
     c, transposed, scale = _oriented(cost)
     nr, nc = c.shape
@@ -500,25 +499,13 @@ def solve_auction(cost: np.ndarray, maximize: bool, eps) -> dict:
         status, n_iter = auction(c, sign, eps_start, eps_final, theta, big, bound, max_bids, n_cand, exact, x, y, v, u)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
-    out = {}
-    rows = np.arange(nr, dtype=np.int64)
-    if scale != 1.0:
-        out["gap"] = float(duality_gap(sign * c[rows, x], u, v, rows, x)) / scale if nr > 0 else 0.0
-        with np.errstate(over="ignore"):
-            u, v = u / scale, v / scale
-    if transposed:
-        order = np.argsort(x, kind="stable")
-        row_ind, col_ind = x[order], rows[order]
-        u, v = v, u
-    else:
-        row_ind, col_ind = rows, x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": int(n_iter), **out}
+    return to_caller(c, x, u, v, sign, scale, transposed, n_iter)
 
 
 def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
     """Auction on B matrices (B, n, m) at once, in parallel over the batch; fields batched."""
     from .._config import CONFIG
-    from . import _oriented
+    from . import _oriented, to_caller
 
     bsz = cost.shape[0]
     c, transposed, scale = _oriented(cost)
@@ -547,19 +534,4 @@ def solve_auction_batch(cost: np.ndarray, maximize: bool, eps) -> dict:
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
         if bad.size:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
-    out = {}
-    rows = np.broadcast_to(np.arange(nr, dtype=np.int64), (bsz, nr))
-    if scale != 1.0:
-        if nr > 0 and bsz > 0:
-            picked = sign * np.take_along_axis(c, x[:, :, None], axis=2)[:, :, 0]
-            out["gap"] = duality_gap(picked, u, v, rows, x) / scale
-        with np.errstate(over="ignore"):
-            u, v = u / scale, v / scale
-    if transposed:
-        order = np.argsort(x, axis=1, kind="stable")
-        row_ind = np.take_along_axis(x, order, axis=1)
-        col_ind = np.take_along_axis(rows, order, axis=1)
-        u, v = v, u
-    else:
-        row_ind, col_ind = rows.copy(), x
-    return {"row_ind": row_ind, "col_ind": col_ind, "u": u, "v": v, "n_iter": n_iter, **out}
+    return to_caller(c, x, u, v, sign, scale, transposed, n_iter)
