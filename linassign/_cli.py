@@ -173,8 +173,7 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            str(c).ljust(w) if k < 3 else str(c).rjust(w)
-            for k, (c, w) in enumerate(zip(cells, widths, strict=True))
+            str(c).ljust(w) if k < 3 else str(c).rjust(w) for k, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
@@ -231,6 +230,17 @@ class Reference(NamedTuple):
     applies: Callable[[np.ndarray], bool] = lambda x: True  # False: too large for scipy in demo time
 
 
+class Peer(NamedTuple):
+    """Another library's or paper's solver of a demo problem, shown in rows of its own beside linassign's:
+    its objective, how far it falls short of the certified optimum, and its time."""
+
+    label: str
+    solve: Callable[[np.ndarray, bool], Any]  # (input, maximize) -> raw output (timed)
+    objective: Callable[[np.ndarray, Any], np.ndarray]  # (input, raw output) -> objective
+    exact: bool
+    module: str | None = None  # a module it needs; the row says how to install it when it is missing
+
+
 class DemoProblem(NamedTuple):
     """A built-in problem. ``kind`` says which solvers apply: ``"lap"`` a (n, m) cost, ``"lap_batch"`` a
     (B, n, m) batch, ``"balanced"`` (n, E) routing scores with capacity n // E per column."""
@@ -241,6 +251,7 @@ class DemoProblem(NamedTuple):
     make: Callable[[tuple[int, ...]], np.ndarray]
     maximize: bool
     reference: Reference | None
+    peers: tuple[Peer, ...] = ()
 
 
 class DemoSolver(NamedTuple):
@@ -271,6 +282,28 @@ def _scipy_balanced_solve(x: np.ndarray, maximize: bool) -> list[tuple[np.ndarra
     r, slot = linear_sum_assignment(expanded, maximize=maximize)
     return [(r, slot // (n // n_cols))]
 
+
+def _assignment_objective(x: np.ndarray, assignment: Any) -> np.ndarray:
+    return np.asarray(math.fsum(x[np.arange(x.shape[0]), np.asarray(assignment)].astype(np.float64).tolist()))
+
+
+def _pot_balanced(x: np.ndarray, maximize: bool) -> np.ndarray:
+    from ._peers import pot_emd
+
+    n, n_cols = x.shape
+    return pot_emd(x if maximize else -x, np.full(n_cols, n // n_cols))
+
+
+def _paper_balanced(x: np.ndarray, maximize: bool) -> np.ndarray:
+    from ._peers import paper_baseline
+
+    return paper_baseline(x if maximize else -x)
+
+
+_BALANCED_PEERS = (
+    Peer("POT ot.emd", _pot_balanced, _assignment_objective, exact=True, module="ot"),
+    Peer("BASE paper auction", _paper_balanced, _assignment_objective, exact=False),
+)
 
 _SCIPY_LAP = Reference("scipy", _scipy_lap_solve, _objectives)
 _SCIPY_BALANCED = Reference(
@@ -304,6 +337,7 @@ DEMO_PROBLEMS: list[DemoProblem] = [
         lambda shape: make_routing_scores(*shape, seed=3),
         maximize=True,
         reference=_SCIPY_BALANCED,
+        peers=_BALANCED_PEERS,
     ),
 ]
 
@@ -375,6 +409,29 @@ def _check(x: Any, result: Any, solver: DemoSolver, reference: np.ndarray | None
     return objective, gap, "ok"
 
 
+def _peer_row(peer: Peer, x: np.ndarray, maximize: bool, optimum: float | None, best: float | None) -> list[str]:
+    """The cells after ``problem`` of a peer's row: solver, backend, objective, shortfall, time, the two
+    reference cells (empty), speedup of linassign, and a note (never a failure: a peer's answer is not
+    linassign's to certify)."""
+    import importlib.util
+
+    name = f"{peer.label} (peer)"
+    if peer.module is not None and importlib.util.find_spec(peer.module) is None:
+        return [name, "cpu", *["-"] * 6, f"n/a: not installed ({BENCH_HINT})"]
+    t, _, out = _measure(lambda: peer.solve(x, maximize), slow_cap_s=5.0)
+    objective = float(peer.objective(x, out))
+    speedup = f"{t / best:.1f}x" if best else "-"
+    if optimum is None:
+        return [name, "cpu", _fmt_num(objective), "-", _fmt_time(t), "-", "-", speedup, "no certified optimum"]
+    shortfall = (optimum - objective) if maximize else (objective - optimum)
+    close = abs(shortfall) <= 1e-9 * max(1.0, abs(optimum))
+    if peer.exact:
+        note = "exact, as expected" if close else "differs from the certified optimum"
+    else:
+        note = f"approximate: {shortfall / max(abs(optimum), 1e-300):.1e} below the optimum (relative)"
+    return [name, "cpu", _fmt_num(objective), f"{max(shortfall, 0.0):.1e}", _fmt_time(t), "-", "-", speedup, note]
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import _cupy
 
@@ -422,6 +479,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if p.reference is not None and p.reference.applies(x):
             ref_time, _, ref_out = _measure(lambda p=p, x=x: p.reference.solve(x, p.maximize), slow_cap_s=5.0)
             ref_obj = p.reference.objective(x, ref_out)
+        exact_objs: list[float] = []
+        exact_times: list[float] = []
         for s in ss:
             for b in backends:
                 xd = _to_backend(x, b)
@@ -438,18 +497,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     continue
                 objective, gap, verdict = _check(xd, res, s, ref_obj)
                 all_ok &= verdict == "ok"
+                if verdict == "ok" and s.exact:
+                    exact_objs.append(objective)
+                    exact_times.append(t)
                 speedup = f"{ref_time / t:.1f}x" if ref_time is not None and t > 0 else "-"
                 ref_total = None if ref_obj is None else math.fsum(np.atleast_1d(ref_obj).tolist())
                 rows.append(
                     [label, s.label, b, _fmt_num(objective), f"{gap:.1e}", _fmt_time(t)]
                     + [_fmt_num(ref_total), _fmt_time(ref_time), speedup, verdict]
                 )
+        optimum = (max if p.maximize else min)(exact_objs) if exact_objs else None
+        best = min(exact_times, default=None)
+        rows.extend([label, *_peer_row(peer, x, p.maximize, optimum, best)] for peer in p.peers)
     print()
     print(_text_table(headers, rows))
     print()
     print("objective: total over the batch for batched problems; gap: recomputed by linassign.verify from")
     print("the input (dual bound minus objective; 0 up to rounding = certified optimal); time: median of")
     print("repeated runs; speedup: scipy time / linassign time (scipy has no batch: a Python loop).")
+    if any(p.peers for p, _ in cases):
+        print("Peer rows (another library or paper on the same problem): gap is how far the peer's objective")
+        print("falls short of linassign's certified optimum; speedup is the peer's time / the time of the")
+        print("fastest exact linassign method.")
     if missing:
         print(f"Not in this version yet: {', '.join(missing)}.")
     print("All certificates verified." if all_ok else "Some answers FAILED their check (see the table).")
@@ -481,9 +550,7 @@ def load_matrix(path: str | os.PathLike) -> np.ndarray:
     if head.startswith(_ZIP_MAGIC):
         raise _InputError(f"{path} is an .npz archive; save one matrix with numpy.save(path, cost) instead")
     if head != _NPY_MAGIC:
-        raise _InputError(
-            f"{path} is not a .npy file (no NumPy header); save the matrix with numpy.save(path, cost)"
-        )
+        raise _InputError(f"{path} is not a .npy file (no NumPy header); save the matrix with numpy.save(path, cost)")
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -496,9 +563,7 @@ def load_matrix(path: str | os.PathLike) -> np.ndarray:
     except (OSError, EOFError) as exc:
         raise _InputError(f"cannot read {path}: the file is truncated or damaged ({exc})") from None
     if arr.dtype.kind not in "biuf":
-        raise _InputError(
-            f"{path} holds an array of dtype {arr.dtype}; expected real numbers (bool, int or float)"
-        )
+        raise _InputError(f"{path} holds an array of dtype {arr.dtype}; expected real numbers (bool, int or float)")
     if arr.ndim not in (2, 3):
         raise _InputError(
             f"{path} holds a {arr.ndim}-D array of shape {arr.shape}; expected a 2-D matrix (n, m) "
@@ -611,9 +676,7 @@ def _bench_solvers(lap: Any, batched: bool) -> list[BenchSolver]:
     from scipy.optimize import linear_sum_assignment
 
     def la_pairs(x: np.ndarray, res: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        return (
-            [(res.row_ind, res.col_ind)] if x.ndim == 2 else list(zip(res.row_ind, res.col_ind, strict=True))
-        )
+        return [(res.row_ind, res.col_ind)] if x.ndim == 2 else list(zip(res.row_ind, res.col_ind, strict=True))
 
     if not batched:
         return [
@@ -802,12 +865,8 @@ def _parser() -> argparse.ArgumentParser:
     solve = sub.add_parser("solve", help="solve a cost matrix saved with numpy.save")
     solve.add_argument("file", metavar="FILE.npy", help="a 2-D cost matrix (n, m) or a batch (B, n, m)")
     solve.add_argument("--maximize", action="store_true", help="maximize the total instead of minimizing it")
-    solve.add_argument(
-        "-o", "--output", metavar="OUT.npy", help="save the (row, col) pairs as an int64 (k, 2) array"
-    )
-    solve.add_argument(
-        "--capacity", type=int, metavar="K", help="balanced assignment: at most K rows per column"
-    )
+    solve.add_argument("-o", "--output", metavar="OUT.npy", help="save the (row, col) pairs as an int64 (k, 2) array")
+    solve.add_argument("--capacity", type=int, metavar="K", help="balanced assignment: at most K rows per column")
     solve.add_argument(
         "--method",
         choices=("auction", "hungarian", "sinkhorn"),
@@ -816,9 +875,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.set_defaults(func=_cmd_solve)
 
     bench = sub.add_parser("bench", help="benchmark against scipy and lapx; write a table and a plot")
-    bench.add_argument(
-        "--out", default="bench-results", metavar="DIR", help="output folder (default ./bench-results)"
-    )
+    bench.add_argument("--out", default="bench-results", metavar="DIR", help="output folder (default ./bench-results)")
     bench.add_argument("--quick", action="store_true", help="n = 256 and 1000 only")
     # Hidden: small configurations for the tests.
     bench.add_argument("--sizes", type=_parse_ints, help=argparse.SUPPRESS)

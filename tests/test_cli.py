@@ -83,6 +83,37 @@ def test_demo_reports_a_missing_backend_kernel_without_failing(capsys, monkeypat
     assert "n/a: no kernel on this backend yet" in capsys.readouterr().out
 
 
+def _rows(out: str, needle: str) -> list[str]:
+    return [ln for ln in out.splitlines() if needle in ln]
+
+
+def test_demo_shows_pot_and_the_paper_auction_beside_the_balanced_solvers(capsys):
+    pytest.importorskip("ot", reason="POT is not installed: pip install 'linassign[bench]'")
+    assert main(["demo", "--quick"]) == 0
+    out = capsys.readouterr().out
+    (pot,) = _rows(out, "POT ot.emd (peer)")
+    (paper,) = _rows(out, "BASE paper auction (peer)")
+    assert pot.startswith("BASE routing 256x8") and pot.endswith("exact, as expected"), pot
+    assert "approximate:" in paper and "below the optimum" in paper, paper
+    # The objective is the first cell after the backend; the paper's auction is never above the optimum.
+    def objective(row: str) -> float:
+        return float(row.split(" cpu ", 1)[1].split()[0])
+
+    optimum = objective(_rows(out, "balanced hungarian")[0])
+    assert objective(paper) <= optimum + 1e-9 * abs(optimum)
+    assert objective(pot) == pytest.approx(optimum, rel=1e-9)
+    assert "Peer rows" in out
+
+
+def test_demo_says_how_to_install_a_missing_peer(capsys, monkeypatch):
+    missing = _cli.Peer("missing lib", lambda x, mx: None, lambda x, a: np.asarray(0.0), True, "no_such_module_x")
+    problems = [p._replace(peers=(missing,)) if p.kind == "balanced" else p for p in _cli.DEMO_PROBLEMS]
+    monkeypatch.setattr(_cli, "DEMO_PROBLEMS", problems)
+    assert main(["demo", "--quick"]) == 0
+    (row,) = _rows(capsys.readouterr().out, "missing lib (peer)")
+    assert row.endswith(f"n/a: not installed ({_cli.BENCH_HINT})"), row
+
+
 def test_python_m_linassign_demo_quick_runs_in_a_fresh_process():
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
