@@ -322,3 +322,56 @@ def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
         CONFIG.clear()
         CONFIG.update(saved)
     check_result(case, res, want)
+
+
+@settings(max_examples=150)
+@given(case=balanced_problems(max_rows=40, max_cols=5, max_cap=12), method=st.sampled_from(["auction", "hungarian"]))
+def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method):
+    """Starting prices from every f-th row (``subsample_prices``), forced on every problem it applies to
+    (equal capacities summing to n, at least 4 rows per column), including forbidden pairs, ties and
+    subsamples that are infeasible on their own."""
+    from linassign._config import CONFIG
+
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    saved = dict(CONFIG)
+    CONFIG.update(balanced_sample_min_excess=0.0, balanced_sample_min_capacity=1, balanced_sample_max_factor=64)
+    try:
+        if want is None:
+            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+            return
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    check_result(case, res, want)
+
+
+@pytest.mark.parametrize("method", ["auction", "hungarian"])
+def test_popular_columns_start_from_a_subsample_and_stay_exact(method):
+    """With the default settings, 512 rows over 4 columns with one very popular column take the subsample
+    path (every 8th row, 16 per column) and reach scipy's optimum on the expanded problem."""
+    from linassign._config import CONFIG
+    from linassign._numba._balanced import _sample_factor
+
+    rng = np.random.default_rng(5)
+    s = rng.standard_normal((512, 4)) + np.array([3.0, 0.0, 0.5, -1.0])
+    cap = np.full(4, 128)
+    bounds = CONFIG["balanced_sample_min_capacity"], CONFIG["balanced_sample_max_factor"]
+    assert _sample_factor(cap, 512, 0, *bounds) == 8
+    argmax_load = np.bincount(s.argmax(axis=1), minlength=4)
+    assert (argmax_load - 128).clip(0).sum() > CONFIG["balanced_sample_min_excess"] * 512
+    res = linassign.balanced_assignment(s, method=method)
+    check_result(Case(s, None, cap, True), res, expanded_optimum(s, cap, True))
+
+
+def test_the_subsample_factor_applies_only_to_equal_capacities():
+    from linassign._numba._balanced import _sample_factor
+
+    assert _sample_factor(np.full(128, 128), 16384, 0, 16, 16) == 8
+    assert _sample_factor(np.full(128, 512), 65536, 0, 16, 16) == 16
+    assert _sample_factor(np.full(128, 16), 2048, 0, 16, 16) == 0  # too few rows per column
+    assert _sample_factor(np.array([128, 64]), 192, 0, 16, 16) == 0  # unequal capacities
+    assert _sample_factor(np.full(4, 128), 500, 0, 16, 16) == 0  # rows dropped (a drop column)
+    assert _sample_factor(np.full(4, 128), 512, 3, 16, 16) == 0  # dummy rows
+    assert _sample_factor(np.full(3, 60), 180, 0, 1, 64) == 60  # the largest divisor within the bounds

@@ -53,8 +53,8 @@ def emd_optimum(scores: np.ndarray, cap: np.ndarray) -> float:
 @pytest.mark.parametrize("kind", ["normal", "base", "skewed", "integer"])
 @pytest.mark.parametrize(
     "n, n_cols, capacity",
-    [(512, 16, None), (600, 8, "ceil"), (700, 10, "drop"), (480, 12, "uneven")],
-    ids=["exact", "at-most", "drop", "uneven"],
+    [(512, 16, None), (1024, 8, None), (600, 8, "ceil"), (700, 10, "drop"), (480, 12, "uneven")],
+    ids=["exact", "exact-subsampled", "at-most", "drop", "uneven"],
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_method_matches_pot(kind, n, n_cols, capacity, dtype):

@@ -95,6 +95,7 @@ def test_demo_shows_pot_and_the_paper_auction_beside_the_balanced_solvers(capsys
     (paper,) = _rows(out, "BASE paper auction (peer)")
     assert pot.startswith("BASE routing 256x8") and pot.endswith("exact, as expected"), pot
     assert "approximate:" in paper and "below the optimum" in paper, paper
+
     # The objective is the first cell after the backend; the paper's auction is never above the optimum.
     def objective(row: str) -> float:
         return float(row.split(" cpu ", 1)[1].split()[0])
