@@ -358,7 +358,7 @@ def test_popular_columns_start_from_a_subsample_and_stay_exact(method):
     s = rng.standard_normal((512, 4)) + np.array([3.0, 0.0, 0.5, -1.0])
     cap = np.full(4, 128)
     bounds = CONFIG["balanced_sample_min_capacity"], CONFIG["balanced_sample_max_factor"]
-    assert _sample_factor(cap, 512, 0, *bounds) == 8
+    assert _sample_factor(cap, 4, 512, 0, *bounds) == 8
     argmax_load = np.bincount(s.argmax(axis=1), minlength=4)
     assert (argmax_load - 128).clip(0).sum() > CONFIG["balanced_sample_min_excess"] * 512
     res = linassign.balanced_assignment(s, method=method)
@@ -368,10 +368,11 @@ def test_popular_columns_start_from_a_subsample_and_stay_exact(method):
 def test_the_subsample_factor_applies_only_to_equal_capacities():
     from linassign._numba._balanced import _sample_factor
 
-    assert _sample_factor(np.full(128, 128), 16384, 0, 16, 16) == 8
-    assert _sample_factor(np.full(128, 512), 65536, 0, 16, 16) == 16
-    assert _sample_factor(np.full(128, 16), 2048, 0, 16, 16) == 0  # too few rows per column
-    assert _sample_factor(np.array([128, 64]), 192, 0, 16, 16) == 0  # unequal capacities
-    assert _sample_factor(np.full(4, 128), 500, 0, 16, 16) == 0  # rows dropped (a drop column)
-    assert _sample_factor(np.full(4, 128), 512, 3, 16, 16) == 0  # dummy rows
-    assert _sample_factor(np.full(3, 60), 180, 0, 1, 64) == 60  # the largest divisor within the bounds
+    assert _sample_factor(np.full(128, 128), 128, 16384, 0, 16, 16) == 8
+    assert _sample_factor(np.full(128, 512), 128, 65536, 0, 16, 16) == 16
+    assert _sample_factor(np.full(128, 16), 128, 2048, 0, 16, 16) == 0  # too few rows per column
+    assert _sample_factor(np.array([128, 64]), 2, 192, 0, 16, 16) == 0  # unequal capacities
+    assert _sample_factor(np.full(4, 128), 4, 512, 3, 16, 16) == 0  # dummy rows
+    # One real column of capacity 11 and a drop column of 11 rows: equal, but not equal capacities.
+    assert _sample_factor(np.full(2, 11), 1, 22, 0, 1, 64) == 0
+    assert _sample_factor(np.full(3, 60), 3, 180, 0, 1, 64) == 60  # the largest divisor within the bounds

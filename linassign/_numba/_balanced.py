@@ -46,11 +46,13 @@ def _excess(capx, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sample_factor(capx, n, n_dummy, min_cap, max_f):
-    """Subsampling factor f for ``subsample_prices``, 0 when it does not apply: every column has the same
-    capacity k (no drop column, no dummy rows), f divides k, 4 <= f <= max_f and k / f >= min_cap (the
-    largest such f)."""
+def _sample_factor(capx, E, n, n_dummy, min_cap, max_f):
+    """Subsampling factor f for ``subsample_prices``, 0 when it does not apply: every one of the E columns
+    has the same capacity k and they sum to n (no drop column, no dummy rows), f divides k,
+    4 <= f <= max_f and k / f >= min_cap (the largest such f)."""
     Ec = capx.shape[0]
+    if Ec != E or E == 0 or n == 0:
+        return 0
     k = capx[0]
     if n_dummy > 0 or k * Ec != n:
         return 0
@@ -140,7 +142,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         return STATUS_INFEASIBLE, 0.0, 0.0, 0.0, False, n_iter
     excess = _excess(capx, cnt)
     # Far from balanced (popular columns) and no prices given: start from the prices of a subsample.
-    f = _sample_factor(capx, n, n_dummy, int(params[13]), int(params[14]))
+    f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[14]))
     if method != 2 and f > 0 and excess > params[12] * n:
         given = False
         for e in range(E):
