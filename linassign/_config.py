@@ -76,6 +76,9 @@ CONFIG.update(
         "balanced_sample_min_excess": 0.1,
         "balanced_sample_min_capacity": 16,
         "balanced_sample_max_factor": 16,
+        # One problem of at least this many scores runs its full passes over the matrix on all numba
+        # threads (a parallel region costs tens of microseconds; a pass over 2048 x 128 about 200).
+        "balanced_parallel_min_size": 1 << 17,
         # Sinkhorn: regularization annealed from reg_first down to reg_last (relative to the score
         # spread), iterations per level, and the marginal error that ends a level early. The potentials
         # only start the exact phase: a few iterations at a moderate reg cost less than many at a small one.

@@ -376,3 +376,34 @@ def test_the_subsample_factor_applies_only_to_equal_capacities():
     # One real column of capacity 11 and a drop column of 11 rows: equal, but not equal capacities.
     assert _sample_factor(np.full(2, 11), 1, 22, 0, 1, 64) == 0
     assert _sample_factor(np.full(3, 60), 3, 180, 0, 1, 64) == 60  # the largest divisor within the bounds
+
+
+@settings(max_examples=60)
+@given(case=balanced_problems(max_rows=40, max_cols=5, max_cap=12), method=st.sampled_from(METHODS))
+def test_one_large_problem_on_all_threads_gives_the_serial_answer(case, method):
+    """The variant for one large problem (full passes split over the threads) is compiled from the same source;
+    forced on small problems here, it must return exactly what the serial solver returns."""
+    from linassign._config import CONFIG
+
+    def solve():
+        return linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+
+    try:
+        serial = solve()
+    except linassign.InfeasibleError:
+        serial = None
+    saved = dict(CONFIG)
+    CONFIG.update(balanced_parallel_min_size=0)
+    try:
+        if serial is None:
+            with pytest.raises(linassign.InfeasibleError):
+                solve()
+            return
+        par = solve()
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    assert np.array_equal(par.assignment, serial.assignment)
+    assert np.array_equal(par.order, serial.order)
+    assert np.array_equal(par.prices, serial.prices)
+    assert par.objective == serial.objective and par.bound == serial.bound and par.gap == serial.gap

@@ -22,9 +22,9 @@ import numpy as np
 from .._config import CONFIG
 from .._errors import InfeasibleError
 from ._balanced_auction import auction
-from ._balanced_common import finalize, greedy_start, place_dummies
+from ._balanced_common import finalize, greedy_start, parallel_variant, place_dummies
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import ssp
+from ._balanced_ssp import arc_minima, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
@@ -185,6 +185,17 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
+# One large problem: the same solver whose full passes over the matrix (the greedy start, the arc minima of
+# the exact phase and the certificate's row duals) split their rows over the threads.
+solve_one_parallel = parallel_variant(
+    solve_one,
+    parallel=False,
+    greedy_start=parallel_variant(greedy_start),
+    finalize=parallel_variant(finalize),
+    ssp=parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima)),
+)
+
+
 def _solve_batch_py(s, sgn, cap, p0, method, tol, params, assignment, order, counts, prices, u, status, stats):
     """B independent problems, outputs indexed by b; stats (B, 5): objective, bound, gap, converged,
     n_iter."""
@@ -258,7 +269,8 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
     stats = np.zeros((bsz, 5))
     params = _params()
     if bsz == 1:
-        st, obj, bnd, gap, conv, it = solve_one(
+        big = n * E >= CONFIG["balanced_parallel_min_size"] and numba.get_num_threads() > 1
+        st, obj, bnd, gap, conv, it = (solve_one_parallel if big else solve_one)(
             s[0], sgn, cap, p0[0], m, tol_v, params, assignment[0], order[0], counts[0], pr[0], u[0]
         )
         status[0] = st

@@ -21,10 +21,31 @@ minimal price. Then ``u[i] = max_e (sgn * s[i, e] - p[e])`` and ``p`` are dual f
 slack with the assignment, and the assignment is optimal as soon as no column is over-full.
 """
 
+import types
+
 import numba
 import numpy as np
 
 from ._common import INF
+
+# Compile-time constant: False in the serial kernels (a batch runs them in parallel over its problems), True
+# in the variants made by ``parallel_variant`` for one large problem, whose full passes over the matrix then
+# split their rows over the threads.
+PARALLEL = False
+
+
+def parallel_variant(dispatcher, parallel=True, **calls):
+    """A compilation of a kernel's own source in which ``PARALLEL`` is True, its ``prange`` loops run on
+    the threads (``parallel``), and the kernels it calls are replaced by ``calls`` (their own parallel
+    variants). One source, two compiled programs: the serial one for batches (which are parallel over their
+    problems, never nested), this one for a single large problem."""
+    py = dispatcher.py_func
+    glb = dict(py.__globals__, PARALLEL=True, **calls)
+    fn = types.FunctionType(py.__code__, glb, py.__name__ + "_parallel", py.__defaults__, py.__closure__)
+    fn.__qualname__ = py.__qualname__ + "_parallel"  # its own numba cache entry
+    fn.__doc__ = py.__doc__
+    return numba.njit(fn, cache=True, nogil=True, parallel=parallel)
+
 
 # No nnan/ninf: -inf marks forbidden pairs and must compare correctly.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -133,12 +154,14 @@ def score(s, i, e, sgn, E):
 def greedy_start(s, sgn, p, E, has_drop, col, cnt):
     """Every row to its best column under prices ``p``. Returns False if some row has no allowed column."""
     n = s.shape[0]
+    for i in numba.prange(n):
+        j, v = row_argmax(s, i, sgn, p, E, has_drop)
+        col[i] = j
     cnt[:] = 0
     for i in range(n):
-        j, v = row_argmax(s, i, sgn, p, E, has_drop)
+        j = col[i]
         if j < 0:
             return False
-        col[i] = j
         cnt[j] += 1
     return True
 
@@ -196,7 +219,7 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
     for e in range(E):
         counts_out[e] = cnt[e]
     # Row duals; capacity-0 columns still have price +inf here, so they do not count.
-    for i in range(n):
+    for i in numba.prange(n):
         u = row_max(s, i, sgn, prices_out, E)
         if has_drop and u < 0.0:
             u = 0.0

@@ -27,11 +27,12 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import score
+from ._balanced_common import PARALLEL, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 _UNKNOWN = -1
 _DUMMY = -2
+_BLOCKS = 4  # row blocks of ``arc_minima`` when it runs on the threads
 
 
 @numba.njit(cache=True, nogil=True)
@@ -130,6 +131,33 @@ def _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
+def arc_minima(s, sgn, E, Ec, col, own):
+    """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)), +inf where a has no row: one pass
+    over the matrix, split into row blocks with a private M each when ``PARALLEL`` (a fixed number of blocks:
+    asking numba for its thread count here would keep the kernel out of numba's cache)."""
+    n = s.shape[0]
+    nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
+    part = np.full((nb, Ec, Ec), INF)
+    for c in numba.prange(nb):
+        for i in range(c * n // nb, (c + 1) * n // nb):
+            a = col[i]
+            oa = own[i]
+            for b in range(E):
+                t = oa - sgn * s[i, b]
+                m = part[c, a, b]
+                part[c, a, b] = t if t < m else m
+            if Ec > E and oa < part[c, a, E]:
+                part[c, a, E] = oa
+    M = part[0].copy()
+    for c in range(1, nb):
+        for a in range(Ec):
+            for b in range(Ec):
+                if part[c, a, b] < M[a, b]:
+                    M[a, b] = part[c, a, b]
+    return M
+
+
+@numba.njit(cache=True, nogil=True)
 def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
@@ -159,19 +187,10 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
         own[i] = score(s, i, col[i], sgn, E)
 
     # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily).
-    M = np.full((Ec, Ec), INF)
+    M = arc_minima(s, sgn, E, Ec, col, own)
     W = np.full((Ec, Ec), _UNKNOWN, np.int64)
     stale = np.zeros((Ec, Ec), np.bool_)
     nstale = np.zeros(Ec, np.int64)
-    for i in range(n):
-        a = col[i]
-        oa = own[i]
-        for b in range(E):
-            t = oa - sgn * s[i, b]
-            m = M[a, b]
-            M[a, b] = t if t < m else m
-        if Ec > E and oa < M[a, E]:
-            M[a, E] = oa
     for a in range(Ec):
         if dm[a] > 0:
             for b in range(Ec):
