@@ -83,24 +83,32 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
     col = np.empty(m, np.int64)
     cnt = np.zeros(E, np.int64)
     greedy_start(sub, sgn, p, E, False, col, cnt)
-    steps, _ = auction(
-        sub,
+    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, params, -1.0)
+    return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol):
+    """``auction`` with its tunables read from ``params`` (see ``_params``)."""
+    n = s.shape[0]
+    Ec = p.shape[0]
+    return auction(
+        s,
         sgn,
         p,
         E,
-        False,
+        has_drop,
         capx,
         col,
         cnt,
         params[0],
         params[1],
         params[2],
-        int(params[3]) * E,
-        int(params[10] * m),
-        int(params[11] * m),
-        -1.0,
+        int(params[3]) * Ec,
+        int(params[10] * n),
+        int(params[11] * n),
+        tol,
     )
-    return steps
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,23 +162,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
     if (method == 1 and excess > params[9] * n) or (method == 2 and tol >= 0.0):
-        steps, early = auction(
-            s,
-            sgn,
-            p,
-            E,
-            has_drop,
-            capx,
-            col,
-            cnt,
-            params[0],
-            params[1],
-            params[2],
-            int(params[3]) * Ec,
-            int(params[10] * n),
-            int(params[11] * n),
-            tol,
-        )
+        steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol)
         n_iter += steps
         exact = not early
     if exact:
