@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from linassign._cli import BALANCED_FAMILIES as FAMILIES
+from linassign._cli import make_scores
 from linassign._peers import paper_baseline, pot_emd
 
 __all__ = [
@@ -32,27 +34,6 @@ __all__ = [
     "paper_baseline",
     "pot_emd",
 ]
-
-FAMILIES = ("normal", "base", "skewed", "integer")
-
-
-def make_scores(kind: str, n: int, n_cols: int, seed: int = 0, dtype=np.float64) -> np.ndarray:
-    """A reproducible (n, E) score matrix of the given family, C-contiguous."""
-    rng = np.random.default_rng(seed)
-    if kind == "normal":
-        s = rng.standard_normal((n, n_cols))
-    elif kind in ("base", "skewed"):
-        d = 64
-        x = rng.standard_normal((n, d))
-        c = rng.standard_normal((n_cols, d))
-        s = x @ c.T / math.sqrt(d)
-        if kind == "skewed":
-            s += np.linspace(0.0, 3.0, n_cols)[rng.permutation(n_cols)]
-    elif kind == "integer":
-        s = rng.integers(0, 100, (n, n_cols)).astype(np.float64)
-    else:
-        raise ValueError(f"unknown family {kind!r}; expected one of {FAMILIES}")
-    return np.ascontiguousarray(s, dtype=dtype)
 
 
 def drifting_scores(n: int, n_cols: int, steps: int, drift: float = 0.01, seed: int = 0) -> list[np.ndarray]:

@@ -259,11 +259,14 @@ def test_bench_writes_the_table_and_the_plot(tmp_path, capsys):
     pytest.importorskip("lap", reason="lapx is not installed (pip install 'linassign[bench]')")
     pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'linassign[bench]')")
     pytest.importorskip("tqdm", reason="tqdm is not installed (pip install 'linassign[bench]')")
+    pytest.importorskip("ot", reason="POT is not installed (pip install 'linassign[bench]')")
     out = tmp_path / "results"
-    assert main(["bench", "--quick", "--sizes", "16,32", "--batch", "4,8,8", "--out", str(out)]) == 0
+    argv = ["bench", "--quick", "--sizes", "16,32", "--batch", "4,8,8", "--balanced-sizes", "64,4,96,8"]
+    assert main([*argv, "--out", str(out)]) == 0
     md = (out / "benchmarks.md").read_text()
     assert "| family | n | solver | median [s] | runs | ratio to scipy | speedup | answer |" in md
-    assert "command: `linassign bench --quick --sizes 16,32 --batch 4,8,8" in md
+    assert "command: `linassign bench --quick --sizes 16,32 --batch 4,8,8 --balanced-sizes 64,4,96,8" in md
+    md, balanced = md.split("## Balanced assignment")
     rows = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| family")]
     assert len(rows) == len(FAMILIES) * 2 * 3 + 4  # families x sizes x (scipy, linassign, lapx) + batch peers
     assert all(ln.rstrip().endswith("| ok |") for ln in rows), md
@@ -271,6 +274,18 @@ def test_bench_writes_the_table_and_the_plot(tmp_path, capsys):
         assert f"| {kind} | 16 | linassign |" in md and f"| {kind} | 32 | lapx |" in md
     assert "| uniform batch | 4 x (8x8) | linassign |" in md
     assert (out / "lap_time_vs_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Balanced: every family at both sizes, six solvers each, every answer checked.
+    assert "| family | n x E | solver | median [s] | runs | ratio to POT | speedup vs POT | answer |" in balanced
+    rows = [ln for ln in balanced.splitlines() if ln.startswith("| ") and not ln.startswith("| family")]
+    assert len(rows) == len(_cli.BALANCED_FAMILIES) * 2 * 6
+    for kind in _cli.BALANCED_FAMILIES:
+        for size in ("64x4", "96x8"):
+            for solver in ("linassign auction", "linassign hungarian", "linassign sinkhorn", "POT ot.emd"):
+                assert f"| {kind} | {size} | {solver} |" in balanced
+    answers = [ln.rstrip(" |").rsplit("| ", 1)[1] for ln in rows]
+    assert answers.count("optimal") == len(_cli.BALANCED_FAMILIES) * 2 * 4, balanced
+    assert answers.count("speed floor") == len(_cli.BALANCED_FAMILIES) * 2, balanced
+    assert sum(a.endswith("below the optimum") for a in answers) == len(_cli.BALANCED_FAMILIES) * 2, balanced
 
 
 def test_bench_without_its_extras_says_what_to_install(tmp_path, capsys, monkeypatch):
