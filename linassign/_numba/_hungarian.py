@@ -18,17 +18,70 @@ rectangular case. The kernel works in the minimize orientation on ``sign * c`` s
 import numba
 import numpy as np
 
-from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, STATUS_RESCALE, fmax, fmin
+
+# ----------------------------------------------------------------------------------------------------------
+# Row scans. The augmenting row reduction spends nearly all its time finding the two smallest reduced costs
+# of a row; a single branchy pass cannot be vectorized, so it is split into SIMD min reductions and an exact
+# look-up of the winner (same tie rule as a sequential scan: the first index wins).
+# ----------------------------------------------------------------------------------------------------------
 
 
 @numba.njit(cache=True, nogil=True)
-def lapjv(c, sign, arr_steps_per_row, x, y, v):
+def _row_min(c, i, v, sign, lo, hi):
+    """min over j in [lo, hi) of ``sign * c[i, j] - v[j]`` (INF for an empty range). A SIMD reduction."""
+    mn = INF
+    for j in range(lo, hi):
+        mn = fmin(mn, sign * c[i, j] - v[j])
+    return mn
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_top2(c, i, v, sign, h):
+    """The two smallest reduced costs ``h[j] = sign * c[i, j] - v[j]`` of row i: (umin, j1, usub) with j1 the
+    first index of umin and usub the smallest value at any other index (umin again on a tie, INF if none),
+    as a sequential scan with strict comparisons finds them.
+
+    h : (m,) float64 scratch, out: the row's reduced costs (to look up the second index on a tie).
+    Two branch-free SIMD passes; a sequential top-2 scan mispredicts its branches on the near-ties that the
+    reduction creates and measured 1.6x slower in the kernel. The second minimum is the smallest value above
+    umin; the row maximum, not +inf, stands in for the values at umin, because LLVM folds a min with a
+    constant +inf arm into a select that it no longer recognizes as a min reduction (no SIMD).
+    """
+    m = h.size
+    umin = INF
+    umax = -INF
+    for j in range(m):
+        hj = sign * c[i, j] - v[j]
+        h[j] = hj
+        umin = fmin(umin, hj)
+        umax = fmax(umax, hj)
+    usub = INF
+    j1 = m
+    ties = 0
+    for j in range(m):
+        hj = h[j]
+        usub = fmin(usub, hj if hj > umin else umax)
+        at_min = hj == umin
+        j1 = min(j1, j if at_min else m)
+        ties += at_min
+    if ties > 1:
+        usub = umin
+    elif m == 1:
+        usub = INF
+    return umin, j1, usub
+
+
+@numba.njit(cache=True, nogil=True)
+def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
     """Solve min sum sign*c[i, x[i]] over injective x, for c of shape (n, m), n <= m.
 
     c : (n, m) float32/float64, read-only; +inf (after ``sign``) marks a forbidden pair.
     sign : 1.0 to minimize, -1.0 to maximize.
+    limit : largest finite |c| that reduced costs can take without overflow; the first full pass over ``c``
+        returns STATUS_RESCALE, without solving, when an entry exceeds it (the host rescales and reruns).
     x : (n,) int64, out: column of each row.  y : (m,) int64, out: row of each column or -1.
-    v : (m,) float64, out: column duals in the minimize orientation.
+    u : (n,) float64, out: row duals.  v : (m,) float64, out: column duals (minimize orientation).
     Returns (status, n_augmentations).
     """
     n, m = c.shape
@@ -40,8 +93,11 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
     if n == 0:
         return STATUS_OK, 0
 
+    # Largest finite |entry|, found in the first full pass (one SIMD max reduction more in a loop that reads c).
+    big = 0.0
     if n == m:
         # 1a. Column reduction: v[j] = min_i c[i, j], scanned row by row (contiguous reads), first row wins ties.
+        # Branch-free (selects), so that it vectorizes.
         matches = np.zeros(n, np.int64)
         arg = np.full(m, -1, np.int64)
         for j in range(m):
@@ -49,9 +105,14 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
         for i in range(n):
             for j in range(m):
                 h = sign * c[i, j]
-                if h < v[j]:
-                    v[j] = h
-                    arg[j] = i
+                vj = v[j]
+                better = h < vj
+                v[j] = h if better else vj
+                arg[j] = i if better else arg[j]
+                a = abs(h)
+                big = fmax(big, a if a < INF else 0.0)
+        if big > limit:
+            return STATUS_RESCALE, 0
         for j in range(m):
             i = arg[j]
             if i < 0:
@@ -74,18 +135,14 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
                 nfree += 1
             elif matches[i] == 1:
                 j1 = x[i]
-                mn = INF
-                for j in range(m):
-                    if j != j1:
-                        h = sign * c[i, j] - v[j]
-                        if h < mn:
-                            mn = h
+                mn = fmin(_row_min(c, i, v, sign, 0, j1), _row_min(c, i, v, sign, j1 + 1, m))
                 if mn < INF:
                     v[j1] -= mn
 
         # 1c. Augmenting row reduction, two passes. Steps are capped: near-ties of huge magnitude can
         # make it ping-pong with price decrements lost to rounding; leftover rows go to phase 2.
         cap = arr_steps_per_row * n + 16
+        hrow = np.empty(m, np.float64)
         for _ in range(2):
             k = 0
             prv = nfree
@@ -101,22 +158,9 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
                     break
                 i = free[k]
                 k += 1
-                umin = INF
-                usub = INF
-                j1 = -1
-                j2 = -1
-                for j in range(m):
-                    h = sign * c[i, j] - v[j]
-                    if h < usub:
-                        if h >= umin:
-                            usub = h
-                            j2 = j
-                        else:
-                            usub = umin
-                            j2 = j1
-                            umin = h
-                            j1 = j
-                if j1 < 0:
+                # Two smallest reduced costs of row i: umin at j1 (first index), usub at j2 (first other index).
+                umin, j1, usub = _row_top2(c, i, v, sign, hrow)
+                if umin == INF:
                     return STATUS_INFEASIBLE, 0  # a row with no allowed column
                 if usub == INF:
                     # Only one allowed column under these prices: leave the row to phase 2.
@@ -127,6 +171,10 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
                 if umin < usub:
                     v[j1] -= usub - umin
                 elif i0 >= 0:
+                    # A tie: take the second column instead of evicting j1's row for no price change.
+                    j2 = 0
+                    while j2 == j1 or hrow[j2] != usub:
+                        j2 += 1
                     j1 = j2
                     i0 = y[j2]
                 x[i] = j1
@@ -140,30 +188,37 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
                         free[nfree] = i0
                         nfree += 1
     else:
-        # 1. Rectangular: v = 0; each row to its cheapest column if that column is free (ties prefer a
+        # 1. Rectangular: v = 0; each row to its cheapest column if that column is free (ties prefer the first
         # free column, so a constant cost gives the identity).
         for i in range(n):
             best = INF
-            jbest = -1
             for j in range(m):
                 h = sign * c[i, j]
-                if h < best or (h == best and jbest >= 0 and y[jbest] >= 0 and y[j] < 0):
-                    best = h
-                    jbest = j
-            if jbest < 0:
+                best = fmin(best, h)
+                a = abs(h)
+                big = fmax(big, a if a < INF else 0.0)
+            if best == INF:
                 return STATUS_INFEASIBLE, 0
-            if y[jbest] < 0:
+            jbest = -1
+            for j in range(m):
+                if y[j] < 0 and sign * c[i, j] == best:
+                    jbest = j
+                    break
+            if jbest >= 0:
                 x[i] = jbest
                 y[jbest] = i
             else:
                 free[nfree] = i
                 nfree += 1
+        if big > limit:
+            return STATUS_RESCALE, 0
 
     # 2. Shortest augmenting paths from each free row. collist[:low] are scanned ("ready") columns,
     # collist[low:up] are at the current minimum distance ("todo"), collist[up:] not reached yet.
-    d = np.empty(m, np.float64)
-    pred = np.empty(m, np.int64)
-    collist = np.empty(m, np.int64)
+    # (Allocated only when needed: most small uniform problems leave the reduction with no free row.)
+    d = np.empty(m if nfree else 0, np.float64)
+    pred = np.empty(m if nfree else 0, np.int64)
+    collist = np.empty(m if nfree else 0, np.int64)
     n_aug = 0
     for fk in range(nfree):
         f = free[fk]
@@ -231,13 +286,16 @@ def lapjv(c, sign, arr_steps_per_row, x, y, v):
             if i == f:
                 break
         n_aug += 1
+    # Row duals: every row sits on a cheapest column of its reduced costs (tight and feasible).
+    for i in range(n):
+        u[i] = sign * c[i, x[i]] - v[x[i]]
     return STATUS_OK, n_aug
 
 
-def _lapjv_batch_py(c, sign, arr_steps_per_row, x, y, v, status, n_aug):
+def _lapjv_batch_py(c, sign, arr_steps_per_row, limit, x, y, u, v, status, n_aug):
     """B independent problems c[b] (n, m), n <= m; outputs indexed by b. Parallel over b."""
     for b in numba.prange(c.shape[0]):
-        s, a = lapjv(c[b], sign, arr_steps_per_row, x[b], y[b], v[b])
+        s, a = lapjv(c[b], sign, arr_steps_per_row, limit, x[b], y[b], u[b], v[b])
         status[b] = s
         n_aug[b] = a
 
