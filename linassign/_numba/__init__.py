@@ -10,7 +10,7 @@ import numpy as np
 
 from .._certificate import duality_gap
 from .._config import CONFIG
-from ._common import STATUS_INFEASIBLE, STATUS_OK, STATUS_RESCALE, max_abs_finite
+from ._common import STATUS_INFEASIBLE, STATUS_OK, STATUS_RESCALE, lap_totals, max_abs_finite
 from ._hungarian import lapjv, lapjv_batch
 
 __all__ = ["solve_lap", "solve_lap_batch"]
@@ -115,7 +115,12 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
         if bad.size:
             raise ValueError(f"{_INFEASIBLE_MSG} (batch items {bad[:10].tolist()})")
         assert (status == STATUS_OK).all()
-    return to_caller(c, x, u, v, sign, scale, transposed, n_aug)
+    out = to_caller(c, x, u, v, sign, scale, transposed, n_aug)
+    if "gap" not in out:  # (a rescaled batch reports the gap in its own, representable, units)
+        out["objective"] = np.empty(bsz)
+        out["gap"] = np.empty(bsz)
+        lap_totals(cost, sign, out["row_ind"], out["col_ind"], out["u"], out["v"], out["objective"], out["gap"])
+    return out
 
 
 def to_caller(c, x, u, v, sign, scale, transposed, n_iter) -> dict:
