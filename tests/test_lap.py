@@ -6,6 +6,8 @@ objective as the reference (exact for integer dtypes), feasible and tight duals,
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from _reference import (
@@ -24,6 +26,7 @@ from strategies import FAMILIES, INTEGER_FAMILIES, forbidden_value, problems, sh
 
 import linassign
 from linassign._certificate import duality_gap
+from linassign._config import CONFIG
 from linassign._numba._common import lap_totals
 
 SOLVERS = {
@@ -159,6 +162,48 @@ def test_forbidden_pairs_match_scipy_including_infeasible(p):
         with pytest.raises(ValueError) as info:
             solve(p.cost, p.maximize)
         assert str(info.value) == str(err), f"{name}: {info.value!s} vs scipy's {err!s}"
+
+
+@contextlib.contextmanager
+def config(**settings):
+    """Temporarily change solver tunables (they change speed, never the answer)."""
+    old = {key: CONFIG[key] for key in settings}
+    CONFIG.update(settings)
+    try:
+        yield
+    finally:
+        CONFIG.update(old)
+
+
+# Both shortest-path implementations (dense SIMD passes, JV column lists), with the row reduction capped to
+# almost nothing so that most rows go through them.
+SHORTEST_PATHS = {
+    "dense": {"hungarian_arr_steps_per_row": 0, "hungarian_arr_steps_per_row_small": 0},
+    "lists": {"hungarian_arr_steps_per_row": 0, "hungarian_arr_steps_per_row_small": 0, "hungarian_dense_max_cols": 0},
+}
+
+
+@pytest.mark.parametrize("variant", list(SHORTEST_PATHS))
+@given(p=st.one_of(problems(max_side=40, forbidden=None), problems(max_side=10, forbidden=True, batch=(1, 3))))
+def test_both_shortest_path_variants_match_scipy(variant, p):
+    with config(**SHORTEST_PATHS[variant]):
+        items = [p.cost] if p.cost.ndim == 2 else list(p.cost)
+        errors = [scipy_error(c, p.maximize) for c in items]
+        if any(e is not None for e in errors):
+            with pytest.raises(ValueError, match="^cost matrix is infeasible"):
+                linassign.hungarian(p.cost, maximize=p.maximize)
+            return
+        if p.cost.ndim == 2:
+            res = solve_and_check(p.cost, p.maximize)
+            results = [(res.row_ind, res.col_ind)]
+        else:
+            res = linassign.hungarian(p.cost, maximize=p.maximize)
+            results = list(zip(res.row_ind, res.col_ind, strict=True))
+            gaps = linassign.verify(p.cost, res)
+            assert all(g <= objective_tolerance(c) * sum(c.shape) for g, c in zip(gaps, items, strict=True))
+        for c, (r, k) in zip(items, results, strict=True):
+            check_matching(c, r, k, p.maximize)
+            assert_same_objective(exact_objective(c, r, k), scipy_objective(c, p.maximize), c)
 
 
 @given(p=tiny_problems(forbidden=None))

@@ -73,11 +73,74 @@ def _row_top2(c, i, v, sign, h):
 
 
 @numba.njit(cache=True, nogil=True)
-def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
+def _augment_dense(c, sign, f, x, y, v, key, pred, todo, scols, sdist):
+    """One shortest augmenting path from free row f (Dijkstra on ``c[i, j] - v[j]``), in branch-free SIMD
+    passes over all m columns: for small m this beats JV's column lists, whose scalar bookkeeping dominates.
+
+    key : (m,) distance of each unscanned column (+INF once scanned).  pred : (m,) row that reached it.
+    todo : (m,) 1 while a column is unscanned.  scols, sdist : (m,) scanned columns and their distances.
+    Same arithmetic as the list version (so the same exact duals); ties go to the lowest column index.
+    Returns True, or False if no free column is reachable (infeasible).
+    """
+    m = key.size
+    for j in range(m):
+        key[j] = sign * c[f, j] - v[j]
+        pred[j] = f
+        todo[j] = 1
+    nscan = 0
+    while True:
+        mn = INF
+        for j in range(m):
+            mn = fmin(mn, key[j])
+        if mn == INF:
+            return False
+        jmin = m
+        jfree = m
+        for j in range(m):
+            at = key[j] == mn
+            jmin = min(jmin, j if at else m)
+            jfree = min(jfree, j if at & (y[j] < 0) else m)
+        if jfree < m:
+            break
+        # Scan jmin: relax the arcs out of the row that holds it.
+        j1 = jmin
+        scols[nscan] = j1
+        sdist[nscan] = mn
+        nscan += 1
+        key[j1] = INF
+        todo[j1] = 0
+        i = y[j1]
+        h = sign * c[i, j1] - v[j1] - mn
+        for j in range(m):
+            v2 = sign * c[i, j] - v[j] - h
+            kj = key[j]
+            upd = (todo[j] != 0) & (v2 < kj)
+            key[j] = v2 if upd else kj
+            pred[j] = i if upd else pred[j]
+    # Price update of the scanned columns keeps every assigned row on a cheapest column.
+    for t in range(nscan):
+        v[scols[t]] += sdist[t] - mn
+    # Augment along the alternating path back to f.
+    endofpath = jfree
+    while True:
+        i = pred[endofpath]
+        y[endofpath] = i
+        j1 = endofpath
+        endofpath = x[i]
+        x[i] = j1
+        if i == f:
+            break
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def lapjv(c, sign, arr_steps_per_row, dense_max_cols, limit, x, y, u, v):
     """Solve min sum sign*c[i, x[i]] over injective x, for c of shape (n, m), n <= m.
 
     c : (n, m) float32/float64, read-only; +inf (after ``sign``) marks a forbidden pair.
     sign : 1.0 to minimize, -1.0 to maximize.
+    arr_steps_per_row : cap on the augmenting row reduction steps per pass, as a multiple of n.
+    dense_max_cols : up to this many columns, the shortest paths run as dense SIMD passes (``_augment_dense``).
     limit : largest finite |c| that reduced costs can take without overflow; the first full pass over ``c``
         returns STATUS_RESCALE, without solving, when an entry exceeds it (the host rescales and reruns).
     x : (n,) int64, out: column of each row.  y : (m,) int64, out: row of each column or -1.
@@ -213,13 +276,24 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
         if big > limit:
             return STATUS_RESCALE, 0
 
-    # 2. Shortest augmenting paths from each free row. collist[:low] are scanned ("ready") columns,
-    # collist[low:up] are at the current minimum distance ("todo"), collist[up:] not reached yet.
-    # (Allocated only when needed: most small uniform problems leave the reduction with no free row.)
+    # 2. Shortest augmenting paths from each free row. (Buffers allocated only when needed: most small
+    # uniform problems leave the reduction with no free row.)
+    n_aug = 0
     d = np.empty(m if nfree else 0, np.float64)
     pred = np.empty(m if nfree else 0, np.int64)
+    if m <= dense_max_cols:
+        # Small and mid-sized m: dense SIMD passes (measured 1.3-2.5x faster up to m = 1000, slower from 2000).
+        todo = np.empty(m if nfree else 0, np.int64)
+        scols = np.empty(m if nfree else 0, np.int64)
+        sdist = np.empty(m if nfree else 0, np.float64)
+        for fk in range(nfree):
+            if not _augment_dense(c, sign, free[fk], x, y, v, d, pred, todo, scols, sdist):
+                return STATUS_INFEASIBLE, n_aug  # no free column reachable through allowed pairs
+            n_aug += 1
+        nfree = 0
+    # Large m: JV's column lists. collist[:low] are scanned ("ready") columns, collist[low:up] are at the
+    # current minimum distance ("todo"), collist[up:] not reached yet.
     collist = np.empty(m if nfree else 0, np.int64)
-    n_aug = 0
     for fk in range(nfree):
         f = free[fk]
         for j in range(m):
@@ -292,10 +366,10 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
     return STATUS_OK, n_aug
 
 
-def _lapjv_batch_py(c, sign, arr_steps_per_row, limit, x, y, u, v, status, n_aug):
+def _lapjv_batch_py(c, sign, arr_steps_per_row, dense_max_cols, limit, x, y, u, v, status, n_aug):
     """B independent problems c[b] (n, m), n <= m; outputs indexed by b. Parallel over b."""
     for b in numba.prange(c.shape[0]):
-        s, a = lapjv(c[b], sign, arr_steps_per_row, limit, x[b], y[b], u[b], v[b])
+        s, a = lapjv(c[b], sign, arr_steps_per_row, dense_max_cols, limit, x[b], y[b], u[b], v[b])
         status[b] = s
         n_aug[b] = a
 
