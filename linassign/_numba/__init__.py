@@ -36,11 +36,10 @@ def _rescale_factor(hi: float, n: int, m: int) -> float:
     return 2.0 ** -int(max(np.ceil(excess), 1.0))
 
 
-def _kernel_settings(n_cols: int) -> tuple[int, int]:
-    """(arr_steps_per_row, dense_max_cols) for ``lapjv`` on problems with n_cols columns (see _config)."""
+def _arr_steps(n_cols: int) -> int:
+    """The ``arr_steps_per_row`` of ``lapjv`` for problems with n_cols columns (see _config)."""
     small = n_cols <= CONFIG["hungarian_small_cols"]
-    steps = CONFIG["hungarian_arr_steps_per_row_small" if small else "hungarian_arr_steps_per_row"]
-    return steps, CONFIG["hungarian_dense_max_cols"]
+    return CONFIG["hungarian_arr_steps_per_row_small" if small else "hungarian_arr_steps_per_row"]
 
 
 def _oriented_view(cost):
@@ -77,12 +76,12 @@ def solve_lap(cost: np.ndarray, maximize: bool) -> dict:
     n_aug = 0
     x[:] = -1
     if nr > 0:
-        settings = _kernel_settings(nc)
-        status, n_aug = lapjv(c, sign, *settings, _magnitude_limit(nr, nc), x, y, u, v)
+        steps = _arr_steps(nc)
+        status, n_aug = lapjv(c, sign, steps, _magnitude_limit(nr, nc), x, y, u, v)
         if status == STATUS_RESCALE:
             scale = _rescale_factor(max_abs_finite(c.reshape(-1)), nr, nc)
             c = c * scale  # a rare copy; tiny entries may lose precision, as they would in any float solver
-            status, n_aug = lapjv(c, sign, *settings, np.inf, x, y, u, v)
+            status, n_aug = lapjv(c, sign, steps, np.inf, x, y, u, v)
         if status == STATUS_INFEASIBLE:
             raise ValueError(_INFEASIBLE_MSG)
         assert status == STATUS_OK
@@ -107,15 +106,15 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
     sign = -1.0 if maximize else 1.0
     scale = 1.0
     if nr > 0 and bsz > 0:
-        settings = _kernel_settings(nc)
-        lapjv_batch(c, sign, *settings, _magnitude_limit(nr, nc), x, y, u, v, status, n_aug)
+        steps = _arr_steps(nc)
+        lapjv_batch(c, sign, steps, _magnitude_limit(nr, nc), x, y, u, v, status, n_aug)
         redo = np.flatnonzero(status == STATUS_RESCALE)
         if redo.size:
             scale = np.ones(bsz)
             scale[redo] = [_rescale_factor(max_abs_finite(c[b].reshape(-1)), nr, nc) for b in redo]
             c = c * scale[:, None, None]  # a rare copy, kept for the gap computed in the scaled units
             sub = [a[redo] for a in (x, y, u, v, status, n_aug)]
-            lapjv_batch(c[redo], sign, *settings, np.inf, *sub)
+            lapjv_batch(c[redo], sign, steps, np.inf, *sub)
             for a, part in zip((x, y, u, v, status, n_aug), sub, strict=True):
                 a[redo] = part
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
