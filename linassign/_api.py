@@ -110,7 +110,7 @@ def hungarian(cost: Any, *, maximize: bool = False, backend: str = "auto") -> As
     >>> res.col_ind.tolist(), res.objective, res.gap
     ([1, 0, 2], 5.0, 0.0)
     """
-    arr, origin, batched = as_cost_matrix(cost, maximize=maximize, backend=backend)
+    arr, origin, batched = as_cost_matrix(cost, maximize=maximize, backend=backend, cpu_kernel_checks_entries=True)
     solve = select("hungarian_batch" if batched else "hungarian", side_of(arr))
     out = solve(arr, maximize)
     return _assignment_result(arr, out, maximize, origin)

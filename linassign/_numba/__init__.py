@@ -1,7 +1,8 @@
 """CPU side: numba kernels behind host wrappers.
 
-Host wrappers take validated arrays (float32/float64, NaN and wrong-sign infinities already rejected),
-allocate outputs, call a kernel, and turn its status code into an exception. They return numpy arrays.
+Host wrappers take validated arrays (float32/float64; NaN and wrong-sign infinities already rejected, except
+for the Hungarian wrappers, whose kernels find them in their first pass), allocate outputs, call a kernel, and
+turn its status code into an exception. They return numpy arrays.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 
 from .._certificate import duality_gap
 from .._config import CONFIG
-from ._common import STATUS_INFEASIBLE, STATUS_OK, STATUS_RESCALE, lap_totals, max_abs_finite
+from .._validation import INVALID_ENTRIES_MSG
+from ._common import STATUS_INFEASIBLE, STATUS_INVALID, STATUS_OK, STATUS_RESCALE, lap_totals, max_abs_finite
 from ._hungarian import lapjv, lapjv_batch
 
 __all__ = ["solve_lap", "solve_lap_batch"]
@@ -78,6 +80,8 @@ def solve_lap(cost: np.ndarray, maximize: bool) -> dict:
     if nr > 0:
         steps = _arr_steps(nc)
         status, n_aug = lapjv(c, sign, steps, _magnitude_limit(nr, nc), x, y, u, v)
+        if status == STATUS_INVALID:
+            raise ValueError(INVALID_ENTRIES_MSG)
         if status == STATUS_RESCALE:
             scale = _rescale_factor(max_abs_finite(c.reshape(-1)), nr, nc)
             c = c * scale  # a rare copy; tiny entries may lose precision, as they would in any float solver
@@ -108,6 +112,8 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
     if nr > 0 and bsz > 0:
         steps = _arr_steps(nc)
         lapjv_batch(c, sign, steps, _magnitude_limit(nr, nc), x, y, u, v, status, n_aug)
+        if (status == STATUS_INVALID).any():
+            raise ValueError(INVALID_ENTRIES_MSG)
         redo = np.flatnonzero(status == STATUS_RESCALE)
         if redo.size:
             scale = np.ones(bsz)

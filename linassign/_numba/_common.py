@@ -13,6 +13,7 @@ STATUS_OK = 0
 STATUS_INFEASIBLE = 1
 STATUS_MAX_ITER = 2
 STATUS_RESCALE = 3  # an entry is too large for overflow-free reduced costs: rescale the problem and rerun
+STATUS_INVALID = 4  # NaN, or an infinity of the wrong sign (-inf after the sign that makes it a minimization)
 
 INF = np.inf
 

@@ -21,7 +21,7 @@ rectangular case. The kernel works in the minimize orientation on ``sign * c`` s
 import numba
 import numpy as np
 
-from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, STATUS_RESCALE, fmax, fmin
+from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_OK, STATUS_RESCALE, fmax, fmin
 
 # ----------------------------------------------------------------------------------------------------------
 # Row scans. The augmenting row reduction spends nearly all its time finding the two smallest reduced costs
@@ -163,6 +163,8 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
     arr_steps_per_row : cap on the augmenting row reduction steps per pass, as a multiple of n.
     limit : largest finite |c| that reduced costs can take without overflow; the first full pass over ``c``
         returns STATUS_RESCALE, without solving, when an entry exceeds it (the host rescales and reruns).
+    The first pass also returns STATUS_INVALID, before anything else, if ``sign * c`` holds a NaN or a -inf
+    (the host's validation is left to it), then STATUS_INFEASIBLE if a row or column has no allowed entry.
     x : (n,) int64, out: column of each row.  y : (m,) int64, out: row of each column or -1.
     u : (n,) float64, out: row duals.  v : (m,) float64, out: column duals (minimize orientation).
     Returns (status, n_augmentations).
@@ -176,8 +178,11 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
     if n == 0:
         return STATUS_OK, 0
 
-    # Largest finite |entry|, found in the first full pass (one SIMD max reduction more in a loop that reads c).
+    # Largest finite |entry| and invalid entries, found in the first full pass (SIMD reductions in a loop that
+    # reads c anyway). No NaN may reach fmin/fmax (flagged nnan): the passes guard them, and the kernel stops
+    # right after the first pass if it saw one.
     big = 0.0
+    bad = False
     if n == m:
         # 1a. Column reduction: v[j] = min_i c[i, j], scanned row by row (contiguous reads), first row wins ties.
         # Branch-free (selects), so that it vectorizes.
@@ -193,7 +198,10 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
                 v[j] = h if better else vj
                 arg[j] = i if better else arg[j]
                 a = abs(h)
-                big = fmax(big, a if a < INF else 0.0)
+                big = fmax(big, a if a < INF else 0.0)  # NaN: a < INF is False
+                bad |= (h != h) | (h == -INF)
+        if bad:
+            return STATUS_INVALID, 0
         if big > limit:
             return STATUS_RESCALE, 0
         for j in range(m):
@@ -273,15 +281,18 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
     else:
         # 1. Rectangular: v = 0; each row to its cheapest column if that column is free (ties prefer the first
         # free column, so a constant cost gives the identity).
+        infeasible = False  # a row with no allowed column; reported after the whole pass (invalid entries first)
         for i in range(n):
             best = INF
             for j in range(m):
                 h = sign * c[i, j]
-                best = fmin(best, h)
+                best = h if h < best else best  # not fmin: NaN must not reach it
                 a = abs(h)
                 big = fmax(big, a if a < INF else 0.0)
+                bad |= (h != h) | (h == -INF)
             if best == INF:
-                return STATUS_INFEASIBLE, 0
+                infeasible = True
+                continue
             jbest = -1
             for j in range(m):
                 if y[j] < 0 and sign * c[i, j] == best:
@@ -293,8 +304,12 @@ def lapjv(c, sign, arr_steps_per_row, limit, x, y, u, v):
             else:
                 free[nfree] = i
                 nfree += 1
+        if bad:
+            return STATUS_INVALID, 0
         if big > limit:
             return STATUS_RESCALE, 0
+        if infeasible:
+            return STATUS_INFEASIBLE, 0
 
     # 2. Shortest augmenting paths from each free row (allocated only when needed: most small uniform
     # problems leave the reduction with no free row).
