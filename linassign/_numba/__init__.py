@@ -7,6 +7,7 @@ turn its status code into an exception. They return numpy arrays.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .._certificate import duality_gap
@@ -102,7 +103,6 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
     c, transposed = _oriented_view(cost)
     nr, nc = c.shape[1:]
     x = np.full((bsz, nr), -1, np.int64)
-    y = np.empty((bsz, nc), np.int64)
     u = np.zeros((bsz, nr), np.float64)
     v = np.zeros((bsz, nc), np.float64)
     status = np.zeros(bsz, np.int64)
@@ -111,7 +111,8 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
     scale = 1.0
     if nr > 0 and bsz > 0:
         steps = _arr_steps(nc)
-        lapjv_batch(c, sign, steps, _magnitude_limit(nr, nc), x, y, u, v, status, n_aug)
+        chunks = 4 * numba.get_num_threads()
+        lapjv_batch(c, sign, steps, _magnitude_limit(nr, nc), x, u, v, status, n_aug, chunks)
         if (status == STATUS_INVALID).any():
             raise ValueError(INVALID_ENTRIES_MSG)
         redo = np.flatnonzero(status == STATUS_RESCALE)
@@ -119,9 +120,9 @@ def solve_lap_batch(cost: np.ndarray, maximize: bool) -> dict:
             scale = np.ones(bsz)
             scale[redo] = [_rescale_factor(max_abs_finite(c[b].reshape(-1)), nr, nc) for b in redo]
             c = c * scale[:, None, None]  # a rare copy, kept for the gap computed in the scaled units
-            sub = [a[redo] for a in (x, y, u, v, status, n_aug)]
-            lapjv_batch(c[redo], sign, steps, np.inf, *sub)
-            for a, part in zip((x, y, u, v, status, n_aug), sub, strict=True):
+            sub = [a[redo] for a in (x, u, v, status, n_aug)]
+            lapjv_batch(c[redo], sign, steps, np.inf, *sub, chunks)
+            for a, part in zip((x, u, v, status, n_aug), sub, strict=True):
                 a[redo] = part
         bad = np.flatnonzero(status == STATUS_INFEASIBLE)
         if bad.size:
