@@ -73,10 +73,10 @@ def max_abs_finite(flat):
     return hi
 
 
-@numba.njit(cache=True, nogil=True)
-def lap_totals(cost, sign, row_ind, col_ind, u, v, objective, gap):
+def _lap_totals_py(cost, sign, row_ind, col_ind, u, v, objective, gap):
     """Objective and duality gap of B assignments, recomputed from the input in one pass (numpy needs a dozen
-    temporaries for the same; they cost more than the 64x64 solves they check).
+    temporaries for the same; they cost more than the 64x64 solves they check). Parallel over the batch: the
+    picked entries are scattered over the whole input, so this is bound by memory latency.
 
     cost : (B, n, m) float32/float64, the caller's input.  row_ind, col_ind : (B, k) int64.
     u : (B, n), v : (B, m) float64, duals in the minimize orientation of ``sign * cost``.
@@ -84,13 +84,11 @@ def lap_totals(cost, sign, row_ind, col_ind, u, v, objective, gap):
     ``|sum (sign * cost[r, k] - u[r] - v[k]) - sum(unassigned u) - sum(unassigned v)|``.
     """
     bsz, n, m = cost.shape
-    used_u = np.zeros(n, np.bool_)
-    used_v = np.zeros(m, np.bool_)
-    for b in range(bsz):
+    for b in numba.prange(bsz):
+        used_u = np.zeros(n, np.bool_)
+        used_v = np.zeros(m, np.bool_)
         total = 0.0
         resid = 0.0
-        used_u[:] = False
-        used_v[:] = False
         for t in range(row_ind.shape[1]):
             i = row_ind[b, t]
             j = col_ind[b, t]
@@ -108,3 +106,6 @@ def lap_totals(cost, sign, row_ind, col_ind, u, v, objective, gap):
                 free += v[b, j]
         objective[b] = total
         gap[b] = abs(resid - free)
+
+
+lap_totals = numba.njit(_lap_totals_py, cache=True, nogil=True, parallel=True)
