@@ -24,9 +24,11 @@ import numpy as np
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_OK, STATUS_RESCALE, fmax, fmin
 
 # ----------------------------------------------------------------------------------------------------------
-# Row scans. The augmenting row reduction spends nearly all its time finding the two smallest reduced costs
-# of a row; a single branchy pass cannot be vectorized, so it is split into SIMD min reductions and an exact
-# look-up of the winner (same tie rule as a sequential scan: the first index wins).
+# Row scans. The augmenting row reduction and the shortest paths spend nearly all their time in scans over
+# whole rows (two smallest reduced costs; minimum distance and relaxation). Branchy single passes cannot be
+# vectorized, so each scan is split into branch-free SIMD passes: min/max reductions (fmin/fmax), then an
+# exact look-up of the winner by integer min reductions, with the tie rule of a sequential scan (the first
+# index wins). Each pass is a function of its own: LLVM vectorizes it when it compiles that function.
 # ----------------------------------------------------------------------------------------------------------
 
 
