@@ -7,7 +7,11 @@ CONFIG = {
     # Hungarian (Jonker-Volgenant): augmenting-row-reduction steps allowed per pass, as a multiple of n.
     # The reduction can ping-pong for a long time on near-ties of huge magnitude (the classic lapjv hang);
     # past this cap the remaining rows go to the shortest-augmenting-path phase, which always terminates.
-    "hungarian_arr_steps_per_row": 4,  # measured best of {1, 2, 4, 8, 16} at n = 1000 and 4000
+    "hungarian_arr_steps_per_row": 4,  # for more than hungarian_small_cols columns
+    # Small problems do better with a shorter reduction, their shortest paths being cheap (kernel us per
+    # problem, uniform / geometric, 1 vs 4 steps per row: 64x64 15/35 vs 21/51, 256x256 247/739 vs 339/880).
+    "hungarian_small_cols": 512,
+    "hungarian_arr_steps_per_row_small": 1,
     # Relative tolerance used by ``verify`` for dual feasibility and complementary slackness.
     "verify_rtol": 1e-9,
 }

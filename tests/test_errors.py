@@ -49,6 +49,13 @@ INVALID_CASES = {
     "nan, rectangular": ([[0.0, 1.0, np.nan]], False),
     "nan, tall": ([[0.0], [np.nan], [1.0]], True),
     "None in a list": ([[None, 1.0], [2.0, 3.0]], False),
+    # The Hungarian kernels find invalid entries in their first pass: a row or column without an allowed
+    # entry, or an entry large enough to need a rescale, seen before the invalid one must not win.
+    "nan after an infeasible row, wide": ([[np.inf, np.inf, np.inf], [np.nan, 0.0, 1.0]], False),
+    "+inf after an infeasible row, tall, maximize": ([[-np.inf, 0.0], [-np.inf, 1.0], [2.0, np.inf]], True),
+    "nan after an infeasible column": ([[np.inf, 1.0, 2.0], [np.inf, 3.0, 4.0], [np.inf, 5.0, np.nan]], False),
+    "nan after a huge entry": ([[1e308, 1.0], [2.0, np.nan]], False),
+    "-inf beside huge entries, wide": ([[1e308, -1e308, 1.0], [2.0, 3.0, -np.inf]], False),
 }
 
 
@@ -78,6 +85,17 @@ def test_invalid_numeric_entries_in_a_batch(solve):
     cost[2, 1, 3] = np.inf
     with pytest.raises(ValueError, match=INVALID):
         solve(cost, True)
+
+
+def test_invalid_entries_win_over_infeasible_or_huge_batch_items(solve):
+    cost = np.random.default_rng(0).random((4, 3, 5))
+    cost[0, 1, :] = np.inf  # infeasible
+    cost[1] *= 1e307  # needs a rescale
+    cost[3, 2, 4] = np.nan
+    with pytest.raises(ValueError, match=INVALID):
+        solve(cost)
+    with pytest.raises(ValueError, match=INVALID):
+        solve(np.swapaxes(cost, 1, 2))
 
 
 def test_invalid_entries_win_over_infeasibility(solve):

@@ -6,6 +6,8 @@ objective as the reference (exact for integer dtypes), feasible and tight duals,
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from _reference import (
@@ -23,6 +25,9 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 from strategies import FAMILIES, INTEGER_FAMILIES, forbidden_value, problems, shapes, tiny_problems
 
 import linassign
+from linassign._certificate import duality_gap
+from linassign._config import CONFIG
+from linassign._numba._common import lap_totals
 
 SOLVERS = {
     "linear_sum_assignment": lambda cost, maximize: linassign.linear_sum_assignment(cost, maximize=maximize),
@@ -157,6 +162,47 @@ def test_forbidden_pairs_match_scipy_including_infeasible(p):
         with pytest.raises(ValueError) as info:
             solve(p.cost, p.maximize)
         assert str(info.value) == str(err), f"{name}: {info.value!s} vs scipy's {err!s}"
+
+
+@contextlib.contextmanager
+def config(**settings):
+    """Temporarily change solver tunables (they change speed, never the answer)."""
+    old = {key: CONFIG[key] for key in settings}
+    CONFIG.update(settings)
+    try:
+        yield
+    finally:
+        CONFIG.update(old)
+
+
+# The row reduction capped to almost nothing (most rows then go through the shortest paths), or long.
+REDUCTION_CAPS = {
+    "short reduction": {"hungarian_arr_steps_per_row": 0, "hungarian_arr_steps_per_row_small": 0},
+    "long reduction": {"hungarian_arr_steps_per_row": 8, "hungarian_arr_steps_per_row_small": 8},
+}
+
+
+@pytest.mark.parametrize("variant", list(REDUCTION_CAPS))
+@given(p=st.one_of(problems(max_side=40, forbidden=None), problems(max_side=10, forbidden=True, batch=(1, 3))))
+def test_shortest_paths_and_row_reduction_match_scipy(variant, p):
+    with config(**REDUCTION_CAPS[variant]):
+        items = [p.cost] if p.cost.ndim == 2 else list(p.cost)
+        errors = [scipy_error(c, p.maximize) for c in items]
+        if any(e is not None for e in errors):
+            with pytest.raises(ValueError, match="^cost matrix is infeasible"):
+                linassign.hungarian(p.cost, maximize=p.maximize)
+            return
+        if p.cost.ndim == 2:
+            res = solve_and_check(p.cost, p.maximize)
+            results = [(res.row_ind, res.col_ind)]
+        else:
+            res = linassign.hungarian(p.cost, maximize=p.maximize)
+            results = list(zip(res.row_ind, res.col_ind, strict=True))
+            gaps = linassign.verify(p.cost, res)
+            assert all(g <= objective_tolerance(c) * sum(c.shape) for g, c in zip(gaps, items, strict=True))
+        for c, (r, k) in zip(items, results, strict=True):
+            check_matching(c, r, k, p.maximize)
+            assert_same_objective(exact_objective(c, r, k), scipy_objective(c, p.maximize), c)
 
 
 @given(p=tiny_problems(forbidden=None))
@@ -441,6 +487,64 @@ def test_entries_near_float_max_match_scipy(case):
     check_matching(cost, r, c, maximize)
     # Compare the assignments' costs without overflowing: sort the picked entries.
     assert sorted(cost[r, c].tolist()) == sorted(cost[sr, sc].tolist())
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("shape", [(7, 6, 6), (7, 5, 8), (7, 8, 5)], ids=lambda s: "x".join(map(str, s)))
+def test_batch_rescales_only_the_problems_with_huge_entries(shape, maximize):
+    """The kernel asks for a rescale after its first pass; the host rescales those problems alone (each by its
+    own power of two) and solves them again. Every problem must still match scipy, with valid certificates."""
+    rng = np.random.default_rng(sum(shape) + maximize)
+    cost = rng.integers(-50, 50, shape) / 64.0  # many ties; entries below 1 so that no objective overflows
+    cost[1] *= 1e306  # over the limit
+    cost[3] *= 2.0**1000  # over the limit, another scale
+    cost[4] *= 1e290  # just under the limit: solved without rescaling
+    cost[5, 0, 1] = -np.inf if maximize else np.inf  # a forbidden pair in an ordinary problem
+    cost[3, 1, 0] = -np.inf if maximize else np.inf  # and in a rescaled one
+    res = linassign.hungarian(cost, maximize=maximize)
+    r, c = linassign.linear_sum_assignment(cost, maximize=maximize)
+    np.testing.assert_array_equal(r, res.row_ind)
+    np.testing.assert_array_equal(c, res.col_ind)
+    for b in range(shape[0]):
+        check_matching(cost[b], r[b], c[b], maximize)
+        assert_same_objective(exact_objective(cost[b], r[b], c[b]), scipy_objective(cost[b], maximize), cost[b])
+        one = linassign.hungarian(cost[b], maximize=maximize)
+        np.testing.assert_array_equal(one.col_ind, res.col_ind[b])
+        np.testing.assert_array_equal(one.u, res.u[b])
+        np.testing.assert_array_equal(one.v, res.v[b])
+        assert res.gap[b] == one.gap
+    gaps = linassign.verify(cost, res)
+    assert np.all(gaps <= np.array([objective_tolerance(cost[b]) * sum(shape[1:]) for b in range(shape[0])]))
+    assert np.all(np.isfinite(res.u)) and np.all(np.isfinite(res.v))
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("shape", [(5, 6, 6), (5, 4, 9), (5, 9, 4)], ids=lambda s: "x".join(map(str, s)))
+def test_batch_objective_and_gap_match_the_numpy_certificate(shape, maximize):
+    """The batch wrapper computes objective and gap in one compiled pass; they must equal the numpy
+    computation (picked sum and _certificate.duality_gap), unassigned duals of the longer side included."""
+    cost = np.random.default_rng(sum(shape)).random(shape).astype(np.float32)
+    res = linassign.hungarian(cost, maximize=maximize)
+    sign = -1.0 if maximize else 1.0
+    picked = cost[np.arange(shape[0])[:, None], res.row_ind, res.col_ind].astype(np.float64)
+    np.testing.assert_allclose(res.objective, picked.sum(axis=1), rtol=1e-14)
+    # Shift the duals (still a valid certificate input, no longer tight) so that the gap is far from 0.
+    u, v = sign * res.u + 0.25, sign * res.v - 0.125
+    gap = np.empty(shape[0])
+    obj = np.empty(shape[0])
+    lap_totals(cost, sign, res.row_ind, res.col_ind, u, v, obj, gap)
+    np.testing.assert_allclose(gap, duality_gap(sign * picked, u, v, res.row_ind, res.col_ind), rtol=1e-12)
+    assert np.all(gap > 0.1)
+
+
+def test_batch_rescale_and_infeasible_items_together():
+    cost = np.random.default_rng(2).random((4, 3, 3))
+    cost[0] *= 1e307
+    cost[2, :, 1] = np.inf  # infeasible, beside a problem that needs a rescale
+    cost[3] *= 1e307
+    cost[3, 0, :] = np.inf  # infeasible and huge
+    with pytest.raises(ValueError, match=r"^cost matrix is infeasible \(batch items \[2, 3\]\)"):
+        linassign.linear_sum_assignment(cost)
 
 
 def test_deterministic():
