@@ -27,21 +27,63 @@ def test_scores_must_be_2d_or_3d():
         solve(np.ones(4))
 
 
-def test_nan_scores_are_rejected():
+METHODS = ("auction", "hungarian", "sinkhorn")
+BATCHED = (False, True)
+
+
+def _place(batched: bool, s: np.ndarray) -> np.ndarray:
+    """s itself, or a batch of three problems with s the last (the others valid)."""
+    return np.stack([S, S, s]) if batched else s
+
+
+@pytest.mark.parametrize("batched", BATCHED)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_scores_are_rejected(method, batched, dtype):
+    """numpy input to auction and hungarian is checked by the kernels' first pass, the rest by the
+    validation; the message is the same either way, the input untouched."""
     s = S.copy()
     s[2, 1] = np.nan
+    x = _place(batched, s).astype(dtype)
+    before = x.copy()
     with pytest.raises(ValueError, match="scores contain NaN"):
-        solve(s)
+        solve(x, method=method)
+    assert np.array_equal(x, before, equal_nan=True)
 
 
+@pytest.mark.parametrize("batched", BATCHED)
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("maximize, bad", [(True, np.inf), (False, -np.inf)])
-def test_an_infinity_of_the_wrong_sign_is_rejected(maximize, bad):
+def test_an_infinity_of_the_wrong_sign_is_rejected(maximize, bad, method, batched):
     s = S.copy()
     s[0, 0] = bad
     with pytest.raises(
         ValueError, match=rf"scores contain [+-]inf, which is not allowed when maximize={maximize}"
     ):
-        solve(s, maximize=maximize)
+        solve(_place(batched, s), maximize=maximize, method=method)
+
+
+@pytest.mark.parametrize("batched", BATCHED)
+@pytest.mark.parametrize("method", METHODS)
+def test_invalid_entries_are_reported_before_infeasibility_and_nan_before_infinity(method, batched):
+    """The order of the validation's checks: NaN, then a wrong-sign infinity, then infeasibility, wherever
+    they sit in the matrix (a forbidden row first, the invalid entries in the last rows)."""
+    s = S.copy()
+    s[0, :] = -np.inf  # row 0 has no allowed column: infeasible
+    s[4, 0] = np.inf
+    with pytest.raises(ValueError, match=r"scores contain \+inf"):
+        solve(_place(batched, s), method=method)
+    s[5, 1] = np.nan
+    with pytest.raises(ValueError, match="scores contain NaN"):
+        solve(_place(batched, s), method=method)
+
+
+def test_invalid_entries_in_a_torch_tensor_are_rejected():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    s = torch.tensor(S)
+    s[1, 1] = float("nan")
+    with pytest.raises(ValueError, match="scores contain NaN"):
+        solve(s)
 
 
 def test_complex_scores_are_a_type_error():

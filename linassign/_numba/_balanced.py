@@ -21,11 +21,12 @@ import numpy as np
 
 from .._config import CONFIG
 from .._errors import InfeasibleError
+from .._validation import invalid_scores_error
 from ._balanced_auction import auction
 from ._balanced_common import finalize, greedy_start, parallel_variant, place_dummies
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import arc_minima, ssp
-from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 
 METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
 
@@ -146,8 +147,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         n_iter += sinkhorn_prices(
             s, sgn, p, E, has_drop, capx, n_dummy, params[4], params[5], params[6], int(params[7]), params[8]
         )
-    if not greedy_start(s, sgn, p, E, has_drop, col, cnt):
-        return STATUS_INFEASIBLE, 0.0, 0.0, 0.0, False, n_iter
+    status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
+    if status != STATUS_OK:
+        return status, 0.0, 0.0, 0.0, False, n_iter
     excess = _excess(capx, cnt)
     # Far from balanced (popular columns) and no prices given: start from the prices of a subsample.
     f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[14]))
@@ -232,12 +234,13 @@ def _params() -> np.ndarray:
 
 
 def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, method: str, tol, prices) -> dict:
-    """Host wrapper. ``scores`` (n, E) or (B, n, E) float32/float64, validated (no NaN, no infinity of the
-    wrong sign); ``capacity`` (E,) int64 >= 0; ``tol`` None or >= 0; ``prices`` None or float64 (E,) or
+    """Host wrapper. ``scores`` (n, E) or (B, n, E) float32/float64, validated except perhaps for its entries
+    (the first pass of the kernels finds NaN and infinities of the wrong sign and this raises the
+    validation's errors); ``capacity`` (E,) int64 >= 0; ``tol`` None or >= 0; ``prices`` None or float64 (E,) or
     (B, E) in the caller's sense.
 
     Returns a dict of numpy arrays in the caller's sense: assignment, order, counts, prices, objective,
-    bound, gap, converged, n_iter. Raises InfeasibleError.
+    bound, gap, converged, n_iter. Raises ValueError (invalid entries) or InfeasibleError.
     """
     sgn = 1.0 if maximize else -1.0
     batched = scores.ndim == 3
@@ -269,6 +272,10 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
         stats[0] = (obj, bnd, gap, float(conv), it)
     elif bsz > 0:
         solve_batch(s, sgn, cap, p0, m, tol_v, params, assignment, order, counts, pr, u, status, stats)
+    # Precedence as in the host's validation: NaN, then a wrong-sign infinity, then infeasibility.
+    for code, error in ((STATUS_NAN, True), (STATUS_INVALID, False)):
+        if (status == code).any():
+            raise invalid_scores_error(nan=error, maximize=maximize)
     bad = np.flatnonzero(status == STATUS_INFEASIBLE)
     if bad.size:
         where = f" (batch items {bad[:10].tolist()})" if batched else ""

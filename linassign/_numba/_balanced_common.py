@@ -26,7 +26,7 @@ import types
 import numba
 import numpy as np
 
-from ._common import INF
+from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 
 # Compile-time constant: False in the serial kernels (a batch runs them in parallel over its problems), True
 # in the variants made by ``parallel_variant`` for one large problem, whose full passes over the matrix then
@@ -150,20 +150,46 @@ def score(s, i, e, sgn, E):
     return sgn * s[i, e]
 
 
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def row_invalid(s, i, sgn, E):
+    """2 if row i holds a NaN, else 1 if it holds +inf after the sign (only -inf may mark a forbidden pair),
+    else 0. Reads the row just read by the caller (in cache); two OR-reductions."""
+    nan = False
+    inf = False
+    for e in range(E):
+        x = sgn * s[i, e]
+        nan |= x != x
+        inf |= x == INF
+    return 2 if nan else 1 if inf else 0
+
+
 @numba.njit(cache=True, nogil=True)
 def greedy_start(s, sgn, p, E, has_drop, col, cnt):
-    """Every row to its best column under prices ``p``. Returns False if some row has no allowed column."""
+    """Every row to its best column under prices ``p``; the first pass over the matrix, so it also checks
+    the entries (the host's validation leaves that to it for numpy input). Returns STATUS_OK,
+    STATUS_NAN or STATUS_INVALID (an infinity of the wrong sign) if any row holds one, else
+    STATUS_INFEASIBLE if some row has no allowed column."""
     n = s.shape[0]
     for i in numba.prange(n):
-        j, v = row_argmax(s, i, sgn, p, E, has_drop)
-        col[i] = j
+        bad = row_invalid(s, i, sgn, E)
+        if bad:
+            col[i] = -1 - bad
+        else:
+            j, v = row_argmax(s, i, sgn, p, E, has_drop)
+            col[i] = j
+    worst = 0
+    for i in range(n):
+        if col[i] < -1 and -1 - col[i] > worst:
+            worst = -1 - col[i]
+    if worst:
+        return STATUS_NAN if worst == 2 else STATUS_INVALID
     cnt[:] = 0
     for i in range(n):
         j = col[i]
         if j < 0:
-            return False
+            return STATUS_INFEASIBLE
         cnt[j] += 1
-    return True
+    return STATUS_OK
 
 
 @numba.njit(cache=True, nogil=True)

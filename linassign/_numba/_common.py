@@ -14,6 +14,7 @@ STATUS_INFEASIBLE = 1
 STATUS_MAX_ITER = 2
 STATUS_RESCALE = 3  # an entry is too large for overflow-free reduced costs: rescale the problem and rerun
 STATUS_INVALID = 4  # NaN, or an infinity of the wrong sign (-inf after the sign that makes it a minimization)
+STATUS_NAN = 5  # a NaN, told apart from STATUS_INVALID by kernels whose host raises a message for each
 
 INF = np.inf
 
