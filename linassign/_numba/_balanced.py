@@ -25,7 +25,7 @@ from .._validation import invalid_scores_error
 from ._balanced_auction import auction
 from ._balanced_common import finalize, greedy_start, parallel_variant, place_dummies
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import arc_minima, ssp
+from ._balanced_ssp import arc_minima, greedy_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 
 METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
@@ -147,29 +147,37 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         n_iter += sinkhorn_prices(
             s, sgn, p, E, has_drop, capx, n_dummy, params[4], params[5], params[6], int(params[7]), params[8]
         )
-    status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
+    given = False
+    for e in range(E):
+        given = given or p0[e] == p0[e]
+    # From given prices (or for the exact phase alone) the exact phase usually follows the greedy start
+    # directly: then one pass makes both the start and the exact phase's arc minima.
+    have_M = given or method == 0
+    M = np.empty((Ec, Ec) if have_M else (0, 0))
+    if have_M:
+        status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M)
+    else:
+        status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
     if status != STATUS_OK:
         return status, 0.0, 0.0, 0.0, False, n_iter
     excess = _excess(capx, cnt)
     # Far from balanced (popular columns) and no prices given: start from the prices of a subsample.
     f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[14]))
-    if method != 2 and f > 0 and excess > params[12] * n:
-        given = False
-        for e in range(E):
-            given = given or p0[e] == p0[e]
-        if not given:
-            n_iter += subsample_prices(s, sgn, p, E, capx[0] // f, f, params)
-            greedy_start(s, sgn, p, E, has_drop, col, cnt)
-            excess = _excess(capx, cnt)
+    if method != 2 and f > 0 and excess > params[12] * n and not given:
+        n_iter += subsample_prices(s, sgn, p, E, capx[0] // f, f, params)
+        greedy_start(s, sgn, p, E, has_drop, col, cnt)
+        excess = _excess(capx, cnt)
+        have_M = False
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
     if (method == 1 and excess > params[9] * n) or (method == 2 and tol >= 0.0):
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol)
         n_iter += steps
         exact = not early
+        have_M = False  # the auction moved rows
     if exact:
         place_dummies(p, capx, cnt, dm, n_dummy)
-        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1)
+        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, have_M)
         n_iter += phases
         if status != STATUS_OK:
             return status, 0.0, 0.0, 0.0, False, n_iter
@@ -185,6 +193,7 @@ solve_one_parallel = parallel_variant(
     solve_one,
     parallel=False,
     greedy_start=parallel_variant(greedy_start),
+    greedy_arcs=parallel_variant(greedy_arcs),
     finalize=parallel_variant(finalize),
     ssp=parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima)),
 )

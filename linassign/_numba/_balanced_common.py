@@ -177,6 +177,15 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
         else:
             j, v = row_argmax(s, i, sgn, p, E, has_drop)
             col[i] = j
+    return greedy_status(col, cnt)
+
+
+@numba.njit(cache=True, nogil=True)
+def greedy_status(col, cnt):
+    """The serial tail of a greedy pass that wrote ``col[i] = -1 - row_invalid(...)`` for invalid rows and
+    -1 for rows without an allowed column: the status (invalid entries first, NaN before infinity) and,
+    when OK, the column counts."""
+    n = col.shape[0]
     worst = 0
     for i in range(n):
         if col[i] < -1 and -1 - col[i] > worst:

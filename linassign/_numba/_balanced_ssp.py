@@ -27,7 +27,7 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, score
+from ._balanced_common import PARALLEL, greedy_status, row_argmax, row_invalid, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 _UNKNOWN = -1
@@ -131,6 +131,29 @@ def _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
+def _arc_row(s, i, sgn, E, Ec, a, oa, M):
+    """Lower M[a, :] by row i of column a, whose score there is ``oa``."""
+    for b in range(E):
+        t = oa - sgn * s[i, b]
+        m = M[a, b]
+        M[a, b] = t if t < m else m
+    if Ec > E and oa < M[a, E]:
+        M[a, E] = oa
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_blocks(part):
+    """Elementwise minimum over the first axis."""
+    M = part[0].copy()
+    for c in range(1, part.shape[0]):
+        for a in range(M.shape[0]):
+            for b in range(M.shape[1]):
+                if part[c, a, b] < M[a, b]:
+                    M[a, b] = part[c, a, b]
+    return M
+
+
+@numba.njit(cache=True, nogil=True)
 def arc_minima(s, sgn, E, Ec, col, own):
     """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)), +inf where a has no row: one pass
     over the matrix, split into row blocks with a private M each when ``PARALLEL`` (a fixed number of blocks:
@@ -140,30 +163,41 @@ def arc_minima(s, sgn, E, Ec, col, own):
     part = np.full((nb, Ec, Ec), INF)
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
-            a = col[i]
-            oa = own[i]
-            for b in range(E):
-                t = oa - sgn * s[i, b]
-                m = part[c, a, b]
-                part[c, a, b] = t if t < m else m
-            if Ec > E and oa < part[c, a, E]:
-                part[c, a, E] = oa
-    M = part[0].copy()
-    for c in range(1, nb):
-        for a in range(Ec):
-            for b in range(Ec):
-                if part[c, a, b] < M[a, b]:
-                    M[a, b] = part[c, a, b]
-    return M
+            _arc_row(s, i, sgn, E, Ec, col[i], own[i], part[c])
+    return _merge_blocks(part)
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
+def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M):
+    """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
+    memory once): for a warm start, where the exact phase follows the greedy start directly. Writes M
+    (Ec, Ec) and returns greedy_start's status."""
+    n = s.shape[0]
+    Ec = M.shape[0]
+    nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
+    part = np.full((nb, Ec, Ec), INF)
+    for c in numba.prange(nb):
+        for i in range(c * n // nb, (c + 1) * n // nb):
+            bad = row_invalid(s, i, sgn, E)
+            if bad:
+                col[i] = -1 - bad
+                continue
+            j, v = row_argmax(s, i, sgn, p, E, has_drop)
+            col[i] = j
+            if j >= 0:
+                _arc_row(s, i, sgn, E, Ec, j, score(s, i, j, sgn, E), part[c])
+    M[:, :] = _merge_blocks(part)
+    return greedy_status(col, cnt)
+
+
+@numba.njit(cache=True, nogil=True)
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, have_M):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
     in columns of minimal price) and ``sum(cnt + dm) == sum(capx)``. ``p``, ``col``, ``cnt`` and ``dm`` are
-    updated in place. Returns (status, phases): STATUS_INFEASIBLE when an over-full column can reach no
+    updated in place. ``M_given`` (Ec, Ec), used and overwritten when ``have_M``: the arc minima of this very
+    state (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE when an over-full column can reach no
     column with room through allowed pairs; ``max_phases`` only guards against bugs (the number of phases is
     at most the initial excess).
     """
@@ -186,8 +220,9 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases):
         _link(i, col[i], head, nxt, prv)
         own[i] = score(s, i, col[i], sgn, E)
 
-    # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily).
-    M = arc_minima(s, sgn, E, Ec, col, own)
+    # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
+    # from the greedy pass that made this state (``have_M``: greedy_arcs).
+    M = M_given if have_M else arc_minima(s, sgn, E, Ec, col, own)
     W = np.full((Ec, Ec), _UNKNOWN, np.int64)
     stale = np.zeros((Ec, Ec), np.bool_)
     nstale = np.zeros(Ec, np.int64)
