@@ -131,51 +131,60 @@ def _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _arc_row(s, i, sgn, E, Ec, a, oa, M):
-    """Lower M[a, :] by row i of column a, whose score there is ``oa``."""
+def _arc_row(s, i, sgn, E, Ec, a, oa, M, W):
+    """Lower M[a, :] by row i of column a, whose score there is ``oa``, and record i in W where it is the new
+    minimum (selects, not branches: the loop vectorizes)."""
     for b in range(E):
         t = oa - sgn * s[i, b]
         m = M[a, b]
-        M[a, b] = t if t < m else m
+        lower = t < m
+        M[a, b] = t if lower else m
+        W[a, b] = i if lower else W[a, b]
     if Ec > E and oa < M[a, E]:
         M[a, E] = oa
+        W[a, E] = i
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_blocks(part):
-    """Elementwise minimum over the first axis."""
-    M = part[0].copy()
+def _merge_blocks(part, wpart, M, W):
+    """M, W = the elementwise minimum over the blocks and its row (the earliest block among equals, so the
+    lowest row index, as a serial pass in row order would find)."""
+    M[:, :] = part[0]
+    W[:, :] = wpart[0]
     for c in range(1, part.shape[0]):
         for a in range(M.shape[0]):
             for b in range(M.shape[1]):
                 if part[c, a, b] < M[a, b]:
                     M[a, b] = part[c, a, b]
-    return M
+                    W[a, b] = wpart[c, a, b]
 
 
 @numba.njit(cache=True, nogil=True)
-def arc_minima(s, sgn, E, Ec, col, own):
-    """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)), +inf where a has no row: one pass
-    over the matrix, split into row blocks with a private M each when ``PARALLEL`` (a fixed number of blocks:
-    asking numba for its thread count here would keep the kernel out of numba's cache)."""
+def arc_minima(s, sgn, E, Ec, col, own, M, W):
+    """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)) (+inf where a has no row) and
+    W[a, b] the lowest row achieving it (-1 if none): one pass over the matrix, split into row blocks with a
+    private M and W each when ``PARALLEL`` (a fixed number of blocks: asking numba for its thread count here
+    would keep the kernel out of numba's cache)."""
     n = s.shape[0]
     nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
     part = np.full((nb, Ec, Ec), INF)
+    wpart = np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
-            _arc_row(s, i, sgn, E, Ec, col[i], own[i], part[c])
-    return _merge_blocks(part)
+            _arc_row(s, i, sgn, E, Ec, col[i], own[i], part[c], wpart[c])
+    _merge_blocks(part, wpart, M, W)
 
 
 @numba.njit(cache=True, nogil=True)
-def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M):
+def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
-    memory once): for a warm start, where the exact phase follows the greedy start directly. Writes M
+    memory once): for a warm start, where the exact phase follows the greedy start directly. Writes M and W
     (Ec, Ec) and returns greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
     nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
     part = np.full((nb, Ec, Ec), INF)
+    wpart = np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
             bad = row_invalid(s, i, sgn, E)
@@ -185,21 +194,21 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M):
             j, v = row_argmax(s, i, sgn, p, E, has_drop)
             col[i] = j
             if j >= 0:
-                _arc_row(s, i, sgn, E, Ec, j, score(s, i, j, sgn, E), part[c])
-    M[:, :] = _merge_blocks(part)
+                _arc_row(s, i, sgn, E, Ec, j, score(s, i, j, sgn, E), part[c], wpart[c])
+    _merge_blocks(part, wpart, M, W)
     return greedy_status(col, cnt)
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, have_M):
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
     in columns of minimal price) and ``sum(cnt + dm) == sum(capx)``. ``p``, ``col``, ``cnt`` and ``dm`` are
-    updated in place. ``M_given`` (Ec, Ec), used and overwritten when ``have_M``: the arc minima of this very
-    state (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE when an over-full column can reach no
-    column with room through allowed pairs; ``max_phases`` only guards against bugs (the number of phases is
-    at most the initial excess).
+    updated in place. ``M_given``, ``W_given`` (Ec, Ec), used and overwritten when ``have_M``: the arc
+    minima of this very state and their rows (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
+    when an over-full column can reach no column with room through allowed pairs; ``max_phases`` only guards
+    against bugs (the number of phases is at most the initial excess).
     """
     n = s.shape[0]
     Ec = p.shape[0]
@@ -222,8 +231,12 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, have_M):
 
     # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
     # from the greedy pass that made this state (``have_M``: greedy_arcs).
-    M = M_given if have_M else arc_minima(s, sgn, E, Ec, col, own)
-    W = np.full((Ec, Ec), _UNKNOWN, np.int64)
+    if have_M:
+        M, W = M_given, W_given
+    else:
+        M = np.empty((Ec, Ec))
+        W = np.empty((Ec, Ec), np.int64)
+        arc_minima(s, sgn, E, Ec, col, own, M, W)
     stale = np.zeros((Ec, Ec), np.bool_)
     nstale = np.zeros(Ec, np.int64)
     for a in range(Ec):
