@@ -253,12 +253,16 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
         prices_out[e] = p[e] - shift if capx[e] > 0 else INF
     for e in range(E):
         counts_out[e] = cnt[e]
-    # Row duals; capacity-0 columns still have price +inf here, so they do not count.
+    # Row duals; capacity-0 columns still have price +inf here, so they do not count. The row's own score is
+    # read while the row is in cache, so that the serial sums below never go back to the matrix.
+    own = np.empty(n)
     for i in numba.prange(n):
         u = row_max(s, i, sgn, prices_out, E)
         if has_drop and u < 0.0:
             u = 0.0
         u_out[i] = u
+        j = col[i]
+        own[i] = sgn * s[i, j] if j < E else 0.0
     # Capacity-0 columns: the least price with u[i] + p[e] >= score (>= 0 unless rows are dropped).
     for e in range(E):
         if capx[e] == 0:
@@ -285,7 +289,7 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
         bnd = t
         j = col[i]
         if j < E:
-            x = sgn * s[i, j]
+            x = own[i]
             t = obj + x
             cobj += (obj - t) + x if abs(obj) >= abs(x) else (x - t) + obj
             obj = t
