@@ -24,10 +24,10 @@ Exactness (``eps=None``). Integer costs: with a final eps < 1/n the eps-CS assig
 optimum). Any costs, and exact duals in both cases: the *exact finish*. Square problems first repair the duals
 by label correcting (``_repair_duals``; exact whenever the assignment is optimal). Then rows whose assigned
 column is not an exact row minimum of ``h_ij - v_j`` are freed, and shortest augmenting paths (Dijkstra on
-reduced costs, the Jonker-Volgenant phase 2) reassign them; every assigned row stays tight and the path
-lengths update the duals, so the result is optimal with tight duals (gap 0 up to rounding). The auction's
-prices are near-optimal, so few rows are freed and their searches stay short; the finish is what makes float
-costs exact.
+reduced costs: the Jonker-Volgenant phase 2 of the Hungarian kernel, ``_hungarian._augment``) reassign them;
+every assigned row stays tight and the path lengths update the duals, so the result is optimal with tight
+duals (gap 0 up to rounding). The auction's prices are near-optimal, so few rows are freed and their searches
+stay short; the finish is what makes float costs exact.
 
 Rectangular (n < m). The dual of "every row assigned, each column at most once" needs ``v_j <= 0`` for all
 columns and ``v_j = 0`` for unassigned ones. Prices only grow from 0 (``v <= 0``), but a column that eps
@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+from ._hungarian import _augment, _row_min
 
 
 @numba.njit(cache=True, nogil=True)
@@ -159,85 +160,6 @@ def _auction_phase(c, sign, eps, big, price_bound, max_bids, x, y, p, stack, can
 
 
 @numba.njit(cache=True, nogil=True)
-def _augment(c, sign, f, x, y, v, d, pred, collist):
-    """Shortest augmenting path from free row f (Dijkstra on reduced costs h_ij - v_j), then the dual update
-    of the scanned columns and the augmentation. Precondition: every assigned row sits on an exact minimum
-    of h_ij - v_j. Returns False if no free column is reachable through allowed pairs (infeasible)."""
-    m = c.shape[1]
-    for j in range(m):
-        d[j] = sign * c[f, j] - v[j]
-        pred[j] = f
-        collist[j] = j
-    low = 0
-    up = 0
-    last = 0
-    mn = 0.0
-    endofpath = -1
-    while endofpath < 0:
-        if up == low:
-            # Move every column at the next minimum distance into the todo range collist[low:up].
-            last = low - 1
-            mn = d[collist[up]]
-            up += 1
-            for k in range(up, m):
-                j = collist[k]
-                h = d[j]
-                if h <= mn:
-                    if h < mn:
-                        up = low
-                        mn = h
-                    collist[k] = collist[up]
-                    collist[up] = j
-                    up += 1
-            if mn == INF:
-                return False
-            for k in range(low, up):
-                if y[collist[k]] < 0:
-                    endofpath = collist[k]
-                    break
-        if endofpath < 0:
-            j1 = collist[low]
-            low += 1
-            i = y[j1]
-            h = sign * c[i, j1] - v[j1] - mn
-            for k in range(up, m):
-                j = collist[k]
-                v2 = sign * c[i, j] - v[j] - h
-                if v2 < d[j]:
-                    pred[j] = i
-                    if v2 == mn:
-                        if y[j] < 0:
-                            endofpath = j
-                            break
-                        collist[k] = collist[up]
-                        collist[up] = j
-                        up += 1
-                    d[j] = v2
-    for k in range(last + 1):
-        j1 = collist[k]
-        v[j1] += d[j1] - mn
-    while True:
-        i = pred[endofpath]
-        y[endofpath] = i
-        j1 = endofpath
-        endofpath = x[i]
-        x[i] = j1
-        if i == f:
-            break
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
-def _row_min(c, sign, i, v):
-    best = INF
-    for j in range(c.shape[1]):
-        h = sign * c[i, j] - v[j]
-        if h < best:
-            best = h
-    return best
-
-
-@numba.njit(cache=True, nogil=True)
 def _repair_duals(c, sign, x, y, v, max_pops):
     """Lower column duals until every assigned row is tight (square problems, complete assignment).
 
@@ -301,19 +223,23 @@ def exact_finish(c, sign, x, y, v):
                     changed = True
         for i in range(n):
             j = x[i]
-            if j >= 0 and sign * c[i, j] - v[j] > _row_min(c, sign, i, v):
+            if j >= 0 and sign * c[i, j] - v[j] > _row_min(c, i, v, sign, 0, m):
                 x[i] = -1
                 y[j] = -1
                 changed = True
         if not rect:
             break
-    d = np.empty(m)
+    key = np.empty(m)
     pred = np.empty(m, np.int64)
-    collist = np.empty(m, np.int64)
+    todo = np.empty(m, np.int64)
+    scols = np.empty(m, np.int64)
+    sdist = np.empty(m)
     n_aug = 0
     for f in range(n):
         if x[f] < 0:
-            if not _augment(c, sign, f, x, y, v, d, pred, collist):
+            # The Hungarian kernel's shortest augmenting path: its precondition (every assigned row on an exact
+            # minimum of the reduced costs) is what the loop above establishes.
+            if not _augment(c, sign, f, x, y, v, key, pred, todo, scols, sdist):
                 return STATUS_INFEASIBLE, n_aug
             n_aug += 1
     return STATUS_OK, n_aug
@@ -377,7 +303,7 @@ def auction(c, sign, eps_start, eps_final, theta, big, price_bound, max_bids, n_
         _tight_row_duals(c, sign, x, v, u)
         return status, total + n_aug
     for i in range(n):
-        u[i] = _row_min(c, sign, i, v)
+        u[i] = _row_min(c, i, v, sign, 0, c.shape[1])
     return STATUS_OK, total
 
 
