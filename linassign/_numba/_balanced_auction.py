@@ -25,7 +25,7 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import row_max_except, score
+from ._balanced_common import link, row_max_except, score, unlink
 from ._common import INF
 
 
@@ -111,26 +111,6 @@ def _sift_down(hk, hr, k, size):
 
 
 @numba.njit(cache=True, nogil=True)
-def _link(i, a, head, nxt, prv):
-    h = head[a]
-    nxt[i] = h
-    prv[i] = -1
-    if h >= 0:
-        prv[h] = i
-    head[a] = i
-
-
-@numba.njit(cache=True, nogil=True)
-def _unlink(i, a, head, nxt, prv):
-    if prv[i] >= 0:
-        nxt[prv[i]] = nxt[i]
-    else:
-        head[a] = nxt[i]
-    if nxt[i] >= 0:
-        prv[nxt[i]] = prv[i]
-
-
-@numba.njit(cache=True, nogil=True)
 def _enqueue(b, queue, inq, qh, ql):
     """Append column b to the circular queue (each column at most once); returns the new length."""
     if inq[b]:
@@ -175,7 +155,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
     nxt = np.empty(n, np.int64)
     prv = np.empty(n, np.int64)
     for i in range(n - 1, -1, -1):
-        _link(i, col[i], head, nxt, prv)
+        link(i, col[i], head, nxt, prv)
     queue = np.empty(Ec, np.int64)  # circular; a column is queued at most once
     inq = np.zeros(Ec, np.bool_)
     qh = 0
@@ -268,8 +248,8 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
             for q in range(n_out):
                 i = out[q]
                 b = okc[i]
-                _unlink(i, a, head, nxt, prv)
-                _link(i, b, head, nxt, prv)
+                unlink(i, a, head, nxt, prv)
+                link(i, b, head, nxt, prv)
                 col[i] = b
                 cnt[a] -= 1
                 cnt[b] += 1
@@ -307,8 +287,8 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
             if key[i] < p[a]:
                 b = okc[i]
-                _unlink(i, a, head, nxt, prv)
-                _link(i, b, head, nxt, prv)
+                unlink(i, a, head, nxt, prv)
+                link(i, b, head, nxt, prv)
                 col[i] = b
                 cnt[a] -= 1
                 cnt[b] += 1

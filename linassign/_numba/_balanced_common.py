@@ -202,6 +202,28 @@ def greedy_status(col, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
+def link(i, a, head, nxt, prv):
+    """Put row i at the head of column a's member list (doubly linked: ``head[a]``, ``nxt``, ``prv``)."""
+    h = head[a]
+    nxt[i] = h
+    prv[i] = -1
+    if h >= 0:
+        prv[h] = i
+    head[a] = i
+
+
+@numba.njit(cache=True, nogil=True)
+def unlink(i, a, head, nxt, prv):
+    """Take row i out of column a's member list."""
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head[a] = nxt[i]
+    if nxt[i] >= 0:
+        prv[nxt[i]] = prv[i]
+
+
+@numba.njit(cache=True, nogil=True)
 def place_dummies(p, capx, cnt, dm, n_dummy):
     """Put the ``n_dummy`` dummy rows (score 0 everywhere) in columns of minimal price, filling free slots
     first; any left over go to the first such column (the exact phase then moves them on)."""

@@ -27,32 +27,12 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, greedy_status, row_argmax, row_invalid, score
+from ._balanced_common import PARALLEL, greedy_status, link, row_argmax, row_invalid, score, unlink
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
 
 _UNKNOWN = -1
 _DUMMY = -2
 _BLOCKS = 4  # row blocks of ``arc_minima`` when it runs on the threads
-
-
-@numba.njit(cache=True, nogil=True)
-def _link(i, a, head, nxt, prv):
-    h = head[a]
-    nxt[i] = h
-    prv[i] = -1
-    if h >= 0:
-        prv[h] = i
-    head[a] = i
-
-
-@numba.njit(cache=True, nogil=True)
-def _unlink(i, a, head, nxt, prv):
-    if prv[i] >= 0:
-        nxt[prv[i]] = nxt[i]
-    else:
-        head[a] = nxt[i]
-    if nxt[i] >= 0:
-        prv[nxt[i]] = prv[i]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -81,8 +61,8 @@ def _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale):
     """Move real row i from column a to column b and keep M, W and the stale marks consistent."""
     Ec = M.shape[0]
-    _unlink(i, a, head, nxt, prv)
-    _link(i, b, head, nxt, prv)
+    unlink(i, a, head, nxt, prv)
+    link(i, b, head, nxt, prv)
     col[i] = b
     cnt[a] -= 1
     cnt[b] += 1
@@ -146,6 +126,15 @@ def _arc_row(s, i, sgn, E, Ec, a, oa, M, W):
 
 
 @numba.njit(cache=True, nogil=True)
+def _arc_blocks(n, Ec, parallel):
+    """Per-block arc minima (+inf) and their rows (unknown) for a pass over n rows: ``_BLOCKS`` blocks (fewer
+    for small n) when the pass runs on the threads, else one. A fixed count: asking numba for its thread
+    count in a kernel would keep the kernel out of numba's cache."""
+    nb = min(_BLOCKS, 1 + n // 4096) if parallel else 1
+    return np.full((nb, Ec, Ec), INF), np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
 def _merge_blocks(part, wpart, M, W):
     """M, W = the elementwise minimum over the blocks and its row (the earliest block among equals, so the
     lowest row index, as a serial pass in row order would find)."""
@@ -163,12 +152,10 @@ def _merge_blocks(part, wpart, M, W):
 def arc_minima(s, sgn, E, Ec, col, own, M, W):
     """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)) (+inf where a has no row) and
     W[a, b] the lowest row achieving it (-1 if none): one pass over the matrix, split into row blocks with a
-    private M and W each when ``PARALLEL`` (a fixed number of blocks: asking numba for its thread count here
-    would keep the kernel out of numba's cache)."""
+    private M and W each when ``PARALLEL`` (``_arc_blocks``)."""
     n = s.shape[0]
-    nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
-    part = np.full((nb, Ec, Ec), INF)
-    wpart = np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
+    part, wpart = _arc_blocks(n, Ec, PARALLEL)
+    nb = part.shape[0]
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
             _arc_row(s, i, sgn, E, Ec, col[i], own[i], part[c], wpart[c])
@@ -182,9 +169,8 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W):
     (Ec, Ec) and returns greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
-    nb = min(_BLOCKS, 1 + n // 4096) if PARALLEL else 1
-    part = np.full((nb, Ec, Ec), INF)
-    wpart = np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
+    part, wpart = _arc_blocks(n, Ec, PARALLEL)
+    nb = part.shape[0]
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
             bad = row_invalid(s, i, sgn, E)
@@ -226,7 +212,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
     prv = np.empty(n, np.int64)
     own = np.empty(n, np.float64)
     for i in range(n - 1, -1, -1):
-        _link(i, col[i], head, nxt, prv)
+        link(i, col[i], head, nxt, prv)
         own[i] = score(s, i, col[i], sgn, E)
 
     # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
