@@ -63,6 +63,20 @@ def test_an_infinity_of_the_wrong_sign_is_rejected(maximize, bad, method, batche
         solve(_place(batched, s), maximize=maximize, method=method)
 
 
+@pytest.mark.parametrize("method", ["auction", "hungarian"])
+@pytest.mark.parametrize("row", [0, 1, 511])
+@pytest.mark.parametrize("bad, message", [(np.nan, "scores contain NaN"), (np.inf, r"scores contain \+inf")])
+def test_invalid_entries_are_found_on_the_subsample_path(method, row, bad, message):
+    """A problem far from balanced first reads every 8th row (rows 0, 8, ...) to decide whether to start
+    from a subsample's prices: an invalid entry in one of those rows (0) stops that, and one elsewhere (1,
+    511) is found by the full pass after the subsample was solved; the error is the same."""
+    rng = np.random.default_rng(5)
+    s = rng.standard_normal((512, 4)) + np.array([3.0, 0.0, 0.5, -1.0])
+    s[row, 2] = bad
+    with pytest.raises(ValueError, match=message):
+        solve(s, method=method)
+
+
 @pytest.mark.parametrize("batched", BATCHED)
 @pytest.mark.parametrize("method", METHODS)
 def test_invalid_entries_are_reported_before_infeasibility_and_nan_before_infinity(method, batched):

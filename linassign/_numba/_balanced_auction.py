@@ -52,13 +52,12 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
     """Bid of every row for the column it sits in (greedy state), with the column of its best outside value.
 
     Returns the mean gap between a row's best and second-best value, the scale of ``eps`` (when every row
-    is tied, the largest magnitude of a score, or 1), and the number of rows tied between two columns."""
+    is tied, the largest magnitude of a score, or 1), and the number of rows tied between two columns.
+    The rows split over the threads when ``PARALLEL``; the sums run in row order either way, so both
+    compilations return the same."""
     n = s.shape[0]
-    total = 0.0
-    m = 0
-    ties = 0
-    big = 0.0
-    for i in range(n):
+    g = np.empty(n)  # the gap of each row, +inf when it has nowhere else to go
+    for i in numba.prange(n):
         a = col[i]
         j, w = best_outside(s, i, a, sgn, p, E, has_drop)
         own = score(s, i, a, sgn, E)
@@ -66,18 +65,27 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
         okv[i] = 0
         if j < 0:
             key[i] = INF
+            g[i] = INF
         else:
             key[i] = own - w
-            g = own - p[a] - w
-            if g < INF:
-                total += g
-                m += 1
-            if g == 0.0:
+            g[i] = own - p[a] - w
+    total = 0.0
+    m = 0
+    ties = 0
+    for i in range(n):
+        x = g[i]
+        if x < INF:
+            total += x
+            m += 1
+            if x == 0.0:
                 ties += 1
-        if abs(own) > big:
-            big = abs(own)
     if m > 0 and total > 0.0:
         return total / m, ties
+    big = 0.0
+    for i in range(n):
+        own = score(s, i, col[i], sgn, E)
+        if abs(own) > big:
+            big = abs(own)
     return (big if big > 0.0 else 1.0), ties  # every row tied: any positive scale will do
 
 
