@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from ._balanced_common import PARALLEL, greedy_status, link, row_argmax, row_invalid, score, unlink
-from ._common import INF, STATUS_INFEASIBLE, STATUS_OK
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
 _DUMMY = -2
@@ -233,34 +233,35 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                     W[a, b] = _DUMMY
         M[a, a] = INF
 
-    d = np.empty(Ec)
+    key = np.empty(Ec)  # distance of each column not settled yet, +inf once settled
+    todo = np.empty(Ec, np.int64)  # 1 while a column is not settled
     tight = np.empty(Ec)
     pred = np.empty(Ec, np.int64)
-    done = np.empty(Ec, np.bool_)
     targets = np.empty(Ec, np.int64)
     settled = np.empty(Ec, np.int64)
+    sdist = np.empty(Ec)  # distance of each settled column, in settling order
     phases = 0
     while excess > 0:
         if phases >= max_phases:
             return STATUS_INFEASIBLE, phases  # pragma: no cover - unreachable by the bound above
         phases += 1
-        # 1. Dijkstra from all over-full columns over reduced costs M[a, b] - p[a] + p[b] >= 0.
+        # 1. Dijkstra from all over-full columns over reduced costs M[a, b] - p[a] + p[b] >= 0. As in the
+        # Hungarian kernel, each settled column costs one branch-free pass over the columns that relaxes its
+        # arcs and finds the next minimum (ties go to the lowest column index).
+        mn = INF
         for e in range(Ec):
-            d[e] = 0.0 if cnt[e] + dm[e] > capx[e] else INF
+            x = 0.0 if cnt[e] + dm[e] > capx[e] else INF
+            key[e] = x
+            todo[e] = 1
             pred[e] = -1
-            done[e] = False
+            mn = fmin(mn, x)
         n_targets = 0
         n_settled = 0
         room = 0
-        while True:
-            e = -1
-            best = INF
-            for b in range(Ec):
-                if not done[b] and d[b] < best:
-                    best = d[b]
-                    e = b
-            if e < 0:
-                break
+        while mn < INF:
+            e = 0
+            while key[e] != mn:
+                e += 1
             a = pred[e]
             if a >= 0:
                 # Stale entries of M are lower bounds (a minimum only grows when rows leave), which Dijkstra
@@ -275,16 +276,22 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                     for k in range(n_settled):
                         c = settled[k]
                         rc = M[c, e] - p[c] + pe
-                        v = d[c] + (rc if rc > 0.0 else 0.0)
+                        v = sdist[k] + (rc if rc > 0.0 else 0.0)
                         if v < best:
                             best = v
                             a = c
-                    d[e] = best
+                    key[e] = best
                     pred[e] = a
                     tight[e] = M[a, e] if a >= 0 else INF
+                    mn = INF
+                    for b in range(Ec):
+                        mn = fmin(mn, key[b])
                     continue
-            done[e] = True
+            de = mn
+            key[e] = INF
+            todo[e] = 0
             settled[n_settled] = e
+            sdist[n_settled] = de
             n_settled += 1
             r = capx[e] - cnt[e] - dm[e]
             if r > 0:
@@ -293,24 +300,23 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                 room += r
                 if room >= excess:
                     break  # enough room found for every unit of excess
-            de = d[e]
             pe = p[e]
+            mn = INF
             for b in range(Ec):
-                if not done[b]:
-                    m = M[e, b]
-                    rc = m - pe + p[b]
-                    nd = de + (rc if rc > 0.0 else 0.0)
-                    if nd < d[b]:
-                        d[b] = nd
-                        pred[b] = e
-                        tight[b] = m
+                m = M[e, b]
+                nd = de + fmax(m - pe + p[b], 0.0)
+                kb = key[b]
+                upd = (todo[b] != 0) & (nd < kb)
+                key[b] = nd if upd else kb
+                pred[b] = e if upd else pred[b]
+                tight[b] = m if upd else tight[b]
+                mn = fmin(mn, key[b])
         if n_targets == 0:
             return STATUS_INFEASIBLE, phases
         # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.
-        dmax = d[settled[n_settled - 1]]
+        dmax = sdist[n_settled - 1]
         for k in range(n_settled):
-            e = settled[k]
-            p[e] += dmax - d[e]
+            p[settled[k]] += dmax - sdist[k]
         # 3. Move units along tree paths that are still tight (M[a, b] has not grown since step 1).
         for k in range(n_targets):
             t = targets[k]
