@@ -334,7 +334,8 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
 
     want = expanded_optimum(case.scores, case.cap, case.maximize)
     saved = dict(CONFIG)
-    CONFIG.update(balanced_sample_min_excess=0.0, balanced_sample_min_capacity=1, balanced_sample_max_factor=64)
+    # A negative threshold: the estimate of the excess (>= 0) always passes it.
+    CONFIG.update(balanced_sample_min_excess=-1.0, balanced_sample_min_capacity=1, balanced_sample_max_factor=64)
     try:
         if want is None:
             with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
@@ -345,6 +346,54 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
         CONFIG.clear()
         CONFIG.update(saved)
     check_result(case, res, want)
+
+
+@settings(max_examples=60)
+@given(
+    n_cols=st.integers(1, 4),
+    k=st.sampled_from([16, 20, 32]),
+    kind=st.sampled_from(["float", "int", "skewed", "huge"]),
+    forbid=st.booleans(),
+    maximize=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(["auction", "hungarian"]),
+)
+def test_nested_subsample_prices_change_the_speed_never_the_answer(n_cols, k, kind, forbid, maximize, seed, method):
+    """The subsample that starts from the prices of its own subsample (``subsample_prices(nested=True)``),
+    forced on problems of k rows per column: every 4th row (k / 4 per column), and every f2-th of those."""
+    from linassign._config import CONFIG
+
+    rng = np.random.default_rng(seed)
+    n = k * n_cols
+    s = {
+        "float": lambda: rng.standard_normal((n, n_cols)),
+        "int": lambda: rng.integers(-2, 3, (n, n_cols)).astype(np.float64),
+        "skewed": lambda: rng.standard_normal((n, n_cols)) + 4.0 * rng.standard_normal(n_cols),
+        "huge": lambda: rng.standard_normal((n, n_cols)) * 1e12,
+    }[kind]()
+    if forbid:
+        s[rng.random((n, n_cols)) < 0.25] = -np.inf if maximize else np.inf
+    cap = np.full(n_cols, k)
+    want = expanded_optimum(s, cap, maximize)
+    saved = dict(CONFIG)
+    CONFIG.update(
+        balanced_sample_min_excess=-1.0,
+        balanced_sample_min_capacity=k // 4,
+        balanced_sample_max_factor=4,
+        balanced_sample_nested_excess=-1.0,
+        balanced_sample_nested_min_capacity=1,
+        balanced_sample_nested_max_factor=64,
+    )
+    try:
+        if want is None:
+            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+                linassign.balanced_assignment(s, maximize=maximize, method=method)
+            return
+        res = linassign.balanced_assignment(s, maximize=maximize, method=method)
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    check_result(Case(s, None, cap, maximize), res, want)
 
 
 @pytest.mark.parametrize("method", ["auction", "hungarian"])

@@ -95,23 +95,45 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
 
 
 @numba.njit(cache=True, nogil=True)
-def subsample_prices(s, sgn, p, E, k_sub, f, params):
-    """Column prices from every f-th row, with capacity ``k_sub`` per column (the same share of the rows):
-    the auction solves that smaller problem from prices ``p`` and leaves its prices in ``p``. They are close
-    to the full problem's when the rows are alike, and cost about 1/f of a cold start; with popular columns
-    they save most of the cold auction's climb. Speed only: the full problem is then solved exactly.
-    Returns the auction's column steps."""
-    m = k_sub * E
+def _every_fth_row(s, f, m):
+    """Rows 0, f, 2f, ... (m of them) as a new matrix."""
+    E = s.shape[1]
     sub = np.empty((m, E), s.dtype)
     for r in range(m):
         for e in range(E):
             sub[r, e] = s[r * f, e]
-    capx = np.full(E, k_sub, np.int64)
+    return sub
+
+
+@numba.njit(cache=True, nogil=True)
+def _auction_prices(sub, sgn, p, k, params):
+    """The auction on ``sub`` with capacity k per column from prices ``p`` (left in ``p``); its steps."""
+    m, E = sub.shape
+    capx = np.full(E, k, np.int64)
     col = np.empty(m, np.int64)
     cnt = np.zeros(E, np.int64)
     greedy_start(sub, sgn, p, E, False, col, cnt)
     steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, params, -1.0)
     return steps
+
+
+@numba.njit(cache=True, nogil=True)
+def subsample_prices(s, sgn, p, E, k_sub, f, params, nested):
+    """Column prices from every f-th row, with capacity ``k_sub`` per column (the same share of the rows):
+    the auction solves that smaller problem from prices ``p`` and leaves its prices in ``p``. They are close
+    to the full problem's when the rows are alike, and cost about 1/f of a cold start; with popular columns
+    they save most of the cold auction's climb. ``nested``: the subsample itself starts from the prices of
+    every f2-th of its rows (very popular columns, where most of the subsample's own steps are the climb).
+    Speed only: the full problem is then solved exactly. Returns the auctions' column steps."""
+    m = k_sub * E
+    sub = _every_fth_row(s, f, m)
+    steps = 0
+    if nested:
+        capx = np.full(E, k_sub, np.int64)
+        f2 = _sample_factor(capx, E, m, 0, int(params[16]), int(params[17]))
+        if f2 > 0:
+            steps += _auction_prices(_every_fth_row(sub, f2, m // f2), sgn, p, k_sub // f2, params)
+    return steps + _auction_prices(sub, sgn, p, k_sub, params)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -185,8 +207,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     if method != 2 and f > 0 and not given:
         k_sub = capx[0] // f
         noise = 0.5 * E * np.sqrt(k_sub / (2.0 * np.pi)) * f
-        if _sample_excess(s, sgn, p, E, k_sub, f) > params[12] * n + noise:
-            n_iter += subsample_prices(s, sgn, p, E, k_sub, f, params)
+        x = _sample_excess(s, sgn, p, E, k_sub, f)
+        if x > params[12] * n + noise:
+            n_iter += subsample_prices(s, sgn, p, E, k_sub, f, params, x > params[15] * n + noise)
     # From given prices (or for the exact phase alone) the exact phase usually follows the greedy start
     # directly: then one pass makes both the start and the exact phase's arc minima.
     have_M = given or method == 0
@@ -274,6 +297,9 @@ def _params() -> np.ndarray:
             c["balanced_sample_min_excess"],
             c["balanced_sample_min_capacity"],
             c["balanced_sample_max_factor"],
+            c["balanced_sample_nested_excess"],
+            c["balanced_sample_nested_min_capacity"],
+            c["balanced_sample_nested_max_factor"],
         ],
         dtype=np.float64,
     )
