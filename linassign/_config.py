@@ -73,6 +73,11 @@ CONFIG.update(
         "balanced_auction_stop_below": 0.03,
         # ... and only when at most this fraction of the rows is tied between its two best columns.
         "balanced_auction_max_ties": 0.2,
+        # The auction also hands over once the excess is below this many rows per column, if that is fewer than
+        # stop_below: a unit of excess costs the exact phase scans of the columns' members, which grow with
+        # n / E, the auction not (65536 x 128, base and skewed: ~120 -> ~90 ms; 16384 x 128 and below keep
+        # the fraction).
+        "balanced_auction_stop_per_column": 4.0,
         # Without prices from the caller, when the greedy start leaves more than this fraction of the rows in
         # excess (popular columns), the prices of a subsample (every f-th row, with f <= max_factor as large as
         # keeps min_capacity rows per column) start the solve instead of zero (auction and hungarian methods).
@@ -86,6 +91,9 @@ CONFIG.update(
         "balanced_sample_nested_excess": 0.3,
         "balanced_sample_nested_min_capacity": 4,
         "balanced_sample_nested_max_factor": 8,
+        # The subsample's auction hands over at this fraction instead of stop_below: its prices are all that is
+        # kept, so it goes further (65536 x 128 skewed: 130 -> 104 ms).
+        "balanced_sample_stop_below": 0.01,
         # One problem of at least this many scores runs its full passes over the matrix on all numba
         # threads (a parallel region costs tens of microseconds; a pass over 2048 x 128 about 200).
         "balanced_parallel_min_size": 1 << 17,

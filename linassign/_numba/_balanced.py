@@ -113,7 +113,9 @@ def _auction_prices(sub, sgn, p, k, params):
     col = np.empty(m, np.int64)
     cnt = np.zeros(E, np.int64)
     greedy_start(sub, sgn, p, E, False, col, cnt)
-    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, params, -1.0)
+    sub_params = params.copy()
+    sub_params[10] = params[18]
+    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, sub_params, -1.0)
     return steps
 
 
@@ -154,7 +156,7 @@ def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol):
         params[1],
         params[2],
         int(params[3]) * Ec,
-        int(params[10] * n),
+        int(min(params[10] * n, params[19] * Ec)),
         int(params[11] * n),
         tol,
     )
@@ -300,6 +302,8 @@ def _params() -> np.ndarray:
             c["balanced_sample_nested_excess"],
             c["balanced_sample_nested_min_capacity"],
             c["balanced_sample_nested_max_factor"],
+            c["balanced_sample_stop_below"],
+            c["balanced_auction_stop_per_column"],
         ],
         dtype=np.float64,
     )
