@@ -17,7 +17,7 @@ the number of phases is at most the initial excess, whatever the rounding.
 ``M`` is kept up to date incrementally: a row entering a column can only lower entries of its row of M;
 a row leaving marks the entries it might have been the minimum of as stale. A stale entry is still a lower
 bound on the true minimum (which only grows when rows leave), so Dijkstra relaxes with it as it is and
-makes exact, by a scan over the column's members (doubly linked lists), only the tree arc of each column it
+makes exact, by a scan over the column's members, only the tree arc of each column it
 is about to settle; if that arc grew, the column's distance is recomputed from the settled columns and it
 waits its turn again. Relaxing with lower bounds keeps every distance a lower bound, so the price update
 keeps every reduced cost >= 0, and the tree arcs used to move rows are exact. ``W[a, b]`` is the row
@@ -27,7 +27,7 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, greedy_status, link, row_argmax, row_invalid, score, unlink
+from ._balanced_common import PARALLEL, greedy_status, row_argmax, row_invalid, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
@@ -36,17 +36,16 @@ _BLOCKS = 4  # row blocks of ``arc_minima`` when it runs on the threads
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
+def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale):
     """Recompute M[a, b] and its row W[a, b] over the current members of column a."""
     best = INF
     w = _UNKNOWN
-    i = head[a]
-    while i >= 0:
-        t = own[i] - score(s, i, b, sgn, E)
-        if t < best:
-            best = t
+    for t in range(lo[a], hi[a]):
+        i = mem[t]
+        x = own[i] - score(s, i, b, sgn, E)
+        if x < best:
+            best = x
             w = i
-        i = nxt[i]
     if dm[a] > 0 and 0.0 < best:
         best = 0.0
         w = _DUMMY
@@ -58,11 +57,17 @@ def _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale):
-    """Move real row i from column a to column b and keep M, W and the stale marks consistent."""
+def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, stale, nstale):
+    """Move real row i from column a to column b and keep the members, M, W and the stale marks
+    consistent."""
     Ec = M.shape[0]
-    unlink(i, a, head, nxt, prv)
-    link(i, b, head, nxt, prv)
+    last = mem[hi[a] - 1]  # the last member of a takes i's slot
+    mem[pos[i]] = last
+    pos[last] = pos[i]
+    hi[a] -= 1
+    mem[hi[b]] = i
+    pos[i] = hi[b]
+    hi[b] += 1
     col[i] = b
     cnt[a] -= 1
     cnt[b] += 1
@@ -75,13 +80,8 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, ns
                 nstale[a] += 1
     ob = score(s, i, b, sgn, E)
     own[i] = ob
-    for c in range(Ec):
-        if c != b:
-            # Also on stale entries: they must stay lower bounds.
-            t = ob - score(s, i, c, sgn, E)
-            if t < M[b, c]:
-                M[b, c] = t
-                W[b, c] = i
+    _arc_row(s, i, sgn, E, Ec, b, ob, M, W)  # also on stale entries: they must stay lower bounds
+    M[b, b] = INF
 
 
 @numba.njit(cache=True, nogil=True)
@@ -104,10 +104,10 @@ def _move_dummy(a, b, dm, M, W, stale, nstale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale):
+def _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale):
     """Make M[a, b] fresh and W[a, b] known."""
     if stale[a, b] or W[a, b] == _UNKNOWN:
-        _refresh_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -206,14 +206,26 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
     if excess == 0:
         return STATUS_OK, 0
 
-    # Members of each column as doubly linked lists, and own[i] = score of row i in its column.
-    head = np.full(Ec, -1, np.int64)
-    nxt = np.empty(n, np.int64)
-    prv = np.empty(n, np.int64)
+    # Members of column a in mem[lo[a]:hi[a]] (pos[i]: the slot of row i), with room for max(cnt[a], capx[a])
+    # of them: a column on a path gives a row for each one it takes and a target only fills up to its
+    # capacity, so no column ever holds more. A contiguous scan of the members loads their rows in parallel,
+    # where a linked list would wait for each. own[i] = score of row i in its column.
+    lo = np.empty(Ec, np.int64)
+    hi = np.empty(Ec, np.int64)
+    room_end = 0
+    for a in range(Ec):
+        lo[a] = room_end
+        hi[a] = room_end
+        room_end += max(cnt[a], capx[a])
+    mem = np.empty(room_end, np.int64)
+    pos = np.empty(n, np.int64)
     own = np.empty(n, np.float64)
-    for i in range(n - 1, -1, -1):
-        link(i, col[i], head, nxt, prv)
-        own[i] = score(s, i, col[i], sgn, E)
+    for i in range(n):
+        a = col[i]
+        mem[hi[a]] = i
+        pos[i] = hi[a]
+        hi[a] += 1
+        own[i] = score(s, i, a, sgn, E)
 
     # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
     # from the greedy pass that made this state (``have_M``: greedy_arcs).
@@ -268,7 +280,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                 # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
                 # distance is recomputed over the settled columns and e waits its turn again.
                 if stale[a, e]:
-                    _refresh_arc(a, e, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
                 if M[a, e] > tight[e]:
                     best = INF
                     a = -1
@@ -325,7 +337,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                 ok = True
                 while pred[b] >= 0:
                     a = pred[b]
-                    _known_arc(a, b, s, sgn, E, head, nxt, own, dm, M, W, stale, nstale)
+                    _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
                     if M[a, b] > tight[b]:
                         ok = False
                         break
@@ -339,7 +351,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
                     if w == _DUMMY:
                         _move_dummy(a, b, dm, M, W, stale, nstale)
                     else:
-                        _move_row(w, a, b, s, sgn, E, col, cnt, head, nxt, prv, own, M, W, stale, nstale)
+                        _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, stale, nstale)
                     b = a
                 excess -= 1
     return STATUS_OK, phases
