@@ -25,7 +25,7 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import link, row_max_except, score, unlink
+from ._balanced_common import first_at, link, row_max_except, score, unlink
 from ._common import INF
 
 
@@ -34,12 +34,7 @@ def best_outside(s, i, a, sgn, p, E, has_drop):
     """(column, value) of row i's best column other than a (lowest index among ties, the drop column
     last); column -1 and value -inf when every other column is forbidden."""
     v = row_max_except(s, i, sgn, p, E, a)
-    j = -1
-    if v > -INF:
-        for e in range(E):
-            if e != a and sgn * s[i, e] - p[e] == v:
-                j = e
-                break
+    j = first_at(s, i, sgn, p, E, v, a) if v > -INF else -1
     if has_drop and a != E:
         vd = -p[E]
         if vd > v:
