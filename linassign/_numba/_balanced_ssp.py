@@ -27,7 +27,7 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, greedy_status, row_argmax, row_invalid, score
+from ._balanced_common import FASTMATH, PARALLEL, greedy_status, row_argmax, row_invalid, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
@@ -108,6 +108,17 @@ def _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale):
     """Make M[a, b] fresh and W[a, b] known."""
     if stale[a, b] or W[a, b] == _UNKNOWN:
         _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _first_equal(key, v):
+    """The lowest index e with key[e] == v (key.size if none): a branch-free integer min reduction."""
+    m = key.shape[0]
+    j = m
+    for e in range(m):
+        c = e if key[e] == v else m
+        j = c if c < j else j
+    return j
 
 
 @numba.njit(cache=True, nogil=True)
@@ -271,9 +282,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
         n_settled = 0
         room = 0
         while mn < INF:
-            e = 0
-            while key[e] != mn:
-                e += 1
+            e = _first_equal(key, mn)
             a = pred[e]
             if a >= 0:
                 # Stale entries of M are lower bounds (a minimum only grows when rows leave), which Dijkstra
