@@ -23,7 +23,15 @@ from .._config import CONFIG
 from .._errors import InfeasibleError
 from .._validation import invalid_scores_error
 from ._balanced_auction import auction, initial_bids
-from ._balanced_common import finalize, greedy_start, parallel_variant, place_dummies, row_argmax, row_invalid
+from ._balanced_common import (
+    finalize,
+    greedy_start,
+    parallel_variant,
+    place_dummies,
+    row_argmax,
+    row_invalid,
+    row_max_except,
+)
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import arc_minima, greedy_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
@@ -70,28 +78,34 @@ def _sample_factor(capx, E, n, n_dummy, min_cap, max_f):
 
 @numba.njit(cache=True, nogil=True)
 def _sample_excess(s, sgn, p, E, k_sub, f):
-    """The excess of the greedy start of every f-th row (capacity ``k_sub`` per column), times f: an
-    estimate of the full greedy start's excess for 1/f of its cost. -1 when one of these rows holds an
-    invalid entry (the full greedy pass then reports it; no subsample is solved)."""
+    """(x, tied): x the excess of the greedy start of every f-th row (capacity ``k_sub`` per column) times f,
+    an estimate of the full greedy start's excess for 1/f of its cost, and the fraction of these rows tied
+    between their two best columns (small integer scores). x = -1 when one of these rows holds an invalid
+    entry (the full greedy pass then reports it; no subsample is solved)."""
     m = k_sub * E
     best = np.empty(m, np.int64)
+    tie = np.zeros(m, np.bool_)
     for r in numba.prange(m):
         i = r * f
         if row_invalid(s, i, sgn, E):
             best[r] = -2
         else:
-            best[r], _ = row_argmax(s, i, sgn, p, E, False)
+            j, v = row_argmax(s, i, sgn, p, E, False)
+            best[r] = j
+            tie[r] = j >= 0 and row_max_except(s, i, sgn, p, E, j) == v
     cnt = np.zeros(E, np.int64)
+    n_tied = 0
     for r in range(m):
         if best[r] == -2:
-            return -1
+            return -1, 0.0
         if best[r] >= 0:
             cnt[best[r]] += 1
+        n_tied += tie[r]
     x = 0
     for e in range(E):
         if cnt[e] > k_sub:
             x += cnt[e] - k_sub
-    return x * f
+    return x * f, n_tied / m
 
 
 @numba.njit(cache=True, nogil=True)
@@ -206,11 +220,15 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # chance, with the most balanced scores; half of that is added to the threshold (measured: it takes the
     # same decisions as the full greedy start on base, normal, skewed and integer at 16384 and 65536 rows).
     f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[14]))
+    many_ties = False
     if method != 2 and f > 0 and not given:
         k_sub = capx[0] // f
         noise = 0.5 * E * np.sqrt(k_sub / (2.0 * np.pi)) * f
-        x = _sample_excess(s, sgn, p, E, k_sub, f)
-        if x > params[12] * n + noise:
+        x, tied = _sample_excess(s, sgn, p, E, k_sub, f)
+        # Mostly tied rows: the auction would stop at once (``max_ties``), for the subsample and for the
+        # whole problem alike; the exact phase does the work.
+        many_ties = tied > params[11]
+        if x > params[12] * n + noise and not many_ties:
             n_iter += subsample_prices(s, sgn, p, E, k_sub, f, params, x > params[15] * n + noise)
     # From given prices (or for the exact phase alone) the exact phase usually follows the greedy start
     # directly: then one pass makes both the start and the exact phase's arc minima.
@@ -226,7 +244,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
-    if (method == 1 and excess > params[9] * n) or (method == 2 and tol >= 0.0):
+    if (method == 1 and excess > params[9] * n and not many_ties) or (method == 2 and tol >= 0.0):
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol)
         n_iter += steps
         exact = not early
