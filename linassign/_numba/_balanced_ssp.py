@@ -174,10 +174,10 @@ def arc_minima(s, sgn, E, Ec, col, own, M, W):
 
 
 @numba.njit(cache=True, nogil=True)
-def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W):
+def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
     memory once): for a warm start, where the exact phase follows the greedy start directly. Writes M and W
-    (Ec, Ec) and returns greedy_start's status."""
+    (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
     part, wpart = _arc_blocks(n, Ec, PARALLEL)
@@ -191,19 +191,21 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W):
             j, v = row_argmax(s, i, sgn, p, E, has_drop)
             col[i] = j
             if j >= 0:
-                _arc_row(s, i, sgn, E, Ec, j, score(s, i, j, sgn, E), part[c], wpart[c])
+                own[i] = score(s, i, j, sgn, E)
+                _arc_row(s, i, sgn, E, Ec, j, own[i], part[c], wpart[c])
     _merge_blocks(part, wpart, M, W)
     return greedy_status(col, cnt)
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_given, have_M):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
     in columns of minimal price) and ``sum(cnt + dm) == sum(capx)``. ``p``, ``col``, ``cnt`` and ``dm`` are
-    updated in place. ``M_given``, ``W_given`` (Ec, Ec), used and overwritten when ``have_M``: the arc
-    minima of this very state and their rows (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
+    updated in place. ``M_given``, ``W_given`` (Ec, Ec) and ``own_given`` (n,), used and overwritten when
+    ``have_M``: the arc minima of this very state, their rows and each row's score in its column
+    (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
     when an over-full column can reach no column with room through allowed pairs; ``max_phases`` only guards
     against bugs (the number of phases is at most the initial excess).
     """
@@ -230,13 +232,14 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, have_M):
         room_end += max(cnt[a], capx[a])
     mem = np.empty(room_end, np.int64)
     pos = np.empty(n, np.int64)
-    own = np.empty(n, np.float64)
+    own = own_given if have_M else np.empty(n, np.float64)
     for i in range(n):
         a = col[i]
         mem[hi[a]] = i
         pos[i] = hi[a]
         hi[a] += 1
-        own[i] = score(s, i, a, sgn, E)
+        if not have_M:
+            own[i] = score(s, i, a, sgn, E)
 
     # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
     # from the greedy pass that made this state (``have_M``: greedy_arcs).
