@@ -101,11 +101,7 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
         if best[r] >= 0:
             cnt[best[r]] += 1
         n_tied += tie[r]
-    x = 0
-    for e in range(E):
-        if cnt[e] > k_sub:
-            x += cnt[e] - k_sub
-    return x * f, n_tied / m
+    return _excess(np.full(E, k_sub, np.int64), cnt) * f, n_tied / m
 
 
 @numba.njit(cache=True, nogil=True)
@@ -128,7 +124,7 @@ def _auction_prices(sub, sgn, p, k, params):
     cnt = np.zeros(E, np.int64)
     greedy_start(sub, sgn, p, E, False, col, cnt)
     sub_params = params.copy()
-    sub_params[10] = params[18]
+    sub_params[10] = params[18]  # balanced_sample_stop_below replaces balanced_auction_stop_below
     steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, sub_params, -1.0)
     return steps
 

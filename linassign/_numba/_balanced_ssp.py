@@ -176,8 +176,9 @@ def arc_minima(s, sgn, E, Ec, col, own, M, W):
 @numba.njit(cache=True, nogil=True)
 def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
-    memory once): for a warm start, where the exact phase follows the greedy start directly. Writes M and W
-    (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns greedy_start's status."""
+    memory once): for a warm start or the hungarian method, where the exact phase follows the greedy start
+    directly. Writes M and W (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns
+    greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
     part, wpart = _arc_blocks(n, Ec, PARALLEL)
@@ -241,8 +242,8 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_give
         if not have_M:
             own[i] = score(s, i, a, sgn, E)
 
-    # M from one pass over the matrix (a vectorizable min; the rows W achieving it are found lazily), or
-    # from the greedy pass that made this state (``have_M``: greedy_arcs).
+    # M and the rows W achieving it from one pass over the matrix, or from the greedy pass that made this
+    # state (``have_M``: greedy_arcs).
     if have_M:
         M, W = M_given, W_given
     else:
