@@ -91,8 +91,14 @@ CONFIG.update(
         "balanced_sample_nested_excess": 0.3,
         "balanced_sample_nested_min_capacity": 4,
         "balanced_sample_nested_max_factor": 8,
-        # The subsample's auction hands over at this fraction instead of stop_below: its prices are all that is
-        # kept, so it goes further (65536 x 128 skewed: 130 -> 104 ms).
+        # The subsample's auction stops once its excess is down to this many rows per column divided by f^2
+        # (f the subsampling factor): its prices are all that is kept, and the larger the full problem, the
+        # more a unit of excess costs there. Replaces a fixed 1% of the subsample's rows (16384 x 128: 20
+        # rows of 2048; 65536 x 128: 41 of 4096). Measured with the values interleaved in one process, base
+        # 16384 x 128 over seeds 0-3: the best value was 24-96 depending on the seed, -0.5 to -1.5 ms against
+        # 1%; skewed 16384 x 128 best at 8-32 (within 0.5 ms up to 48); 65536 x 128 flat from 16 to 48.
+        "balanced_sample_stop_per_column": 40.0,
+        # The nested subsample's auction hands over at this fraction of its rows.
         "balanced_sample_stop_below": 0.01,
         # One problem of at least this many scores runs its full passes over the matrix on all numba
         # threads (a parallel region costs tens of microseconds; a pass over 2048 x 128 about 200).

@@ -116,16 +116,15 @@ def _every_fth_row(s, f, m):
 
 
 @numba.njit(cache=True, nogil=True)
-def _auction_prices(sub, sgn, p, k, params):
-    """The auction on ``sub`` with capacity k per column from prices ``p`` (left in ``p``); its steps."""
+def _auction_prices(sub, sgn, p, k, params, stop):
+    """The auction on ``sub`` with capacity k per column from prices ``p`` (left in ``p``), handing over once
+    ``stop`` rows are in excess; its steps."""
     m, E = sub.shape
     capx = np.full(E, k, np.int64)
     col = np.empty(m, np.int64)
     cnt = np.zeros(E, np.int64)
     greedy_start(sub, sgn, p, E, False, col, cnt)
-    sub_params = params.copy()
-    sub_params[10] = params[18]  # balanced_sample_stop_below replaces balanced_auction_stop_below
-    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, sub_params, -1.0)
+    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, params, -1.0, stop)
     return steps
 
 
@@ -136,6 +135,9 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params, nested):
     to the full problem's when the rows are alike, and cost about 1/f of a cold start; with popular columns
     they save most of the cold auction's climb. ``nested``: the subsample itself starts from the prices of
     every f2-th of its rows (very popular columns, where most of the subsample's own steps are the climb).
+    The subsample's auction stops once its excess, times f (about the excess its prices leave in the full
+    problem), is down to ``balanced_sample_stop_per_column`` rows per column; the nested one at the fraction
+    ``balanced_sample_stop_below`` of its rows.
     Speed only: the full problem is then solved exactly. Returns the auctions' column steps."""
     m = k_sub * E
     sub = _every_fth_row(s, f, m)
@@ -144,15 +146,19 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params, nested):
         capx = np.full(E, k_sub, np.int64)
         f2 = _sample_factor(capx, E, m, 0, int(params[16]), int(params[17]))
         if f2 > 0:
-            steps += _auction_prices(_every_fth_row(sub, f2, m // f2), sgn, p, k_sub // f2, params)
-    return steps + _auction_prices(sub, sgn, p, k_sub, params)
+            m2 = m // f2
+            steps += _auction_prices(_every_fth_row(sub, f2, m2), sgn, p, k_sub // f2, params, int(params[18] * m2))
+    return steps + _auction_prices(sub, sgn, p, k_sub, params, int(params[20] * E / (f * f)))
 
 
 @numba.njit(cache=True, nogil=True)
-def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol):
-    """``auction`` with its tunables read from ``params`` (see ``_params``)."""
+def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, stop):
+    """``auction`` with its tunables read from ``params`` (see ``_params``), handing over to the exact phase
+    once ``stop`` rows are in excess (stop < 0: the configured ``balanced_auction_stop_*``)."""
     n = s.shape[0]
     Ec = p.shape[0]
+    if stop < 0:
+        stop = int(min(params[10] * n, params[19] * Ec))
     return auction(
         s,
         sgn,
@@ -166,7 +172,7 @@ def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol):
         params[1],
         params[2],
         int(params[3]) * Ec,
-        int(min(params[10] * n, params[19] * Ec)),
+        stop,
         int(params[11] * n),
         tol,
     )
@@ -242,7 +248,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
     if (method == 1 and excess > params[9] * n and not many_ties) or (method == 2 and tol >= 0.0):
-        steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol)
+        steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, -1)
         n_iter += steps
         exact = not early
         have_M = False  # the auction moved rows
@@ -319,6 +325,7 @@ def _params() -> np.ndarray:
             c["balanced_sample_nested_max_factor"],
             c["balanced_sample_stop_below"],
             c["balanced_auction_stop_per_column"],
+            c["balanced_sample_stop_per_column"],
         ],
         dtype=np.float64,
     )
