@@ -77,6 +77,32 @@ def test_invalid_entries_are_found_on_the_subsample_path(method, row, bad, messa
         solve(s, method=method)
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("maximize", [True, False])
+def test_a_row_whose_sum_overflows_is_valid(method, maximize):
+    """The first pass checks a row by its sum (NaN or +inf only if an entry is) and scans the entries only
+    when the sum is not finite; a valid row whose sum overflows must pass that scan and be solved."""
+    big = 1.5e308 if maximize else -1.5e308
+    s = np.array([[big, big], [1.0, 2.0], [3.0, 1.0], [0.0, 5.0]])
+    res = solve(s, capacity=2, maximize=maximize, method=method)
+    pick = max if maximize else min
+    want = pick(
+        s[[r for r in range(4) if r in rows], 0].sum() + s[[r for r in range(4) if r not in rows], 1].sum()
+        for rows in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    )
+    assert res.objective == want
+    assert verify_balanced(s, res, np.asarray, capacity=2) <= 1e-9 * abs(want)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_wrong_sign_infinity_beside_a_forbidden_pair_is_rejected(method):
+    """+inf and -inf in one row make its sum NaN: the row is scanned and the +inf reported."""
+    s = S.copy()
+    s[3] = [-np.inf, np.inf]
+    with pytest.raises(ValueError, match=r"scores contain \+inf"):
+        solve(s, method=method)
+
+
 @pytest.mark.parametrize("batched", BATCHED)
 @pytest.mark.parametrize("method", METHODS)
 def test_invalid_entries_are_reported_before_infeasibility_and_nan_before_infinity(method, batched):

@@ -25,14 +25,15 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import first_at, link, row_max_except, score, unlink
+from ._balanced_common import PARALLEL, first_at, link, row_blocks, row_max_except, score, unlink
 from ._common import INF
 
 
 @numba.njit(cache=True, nogil=True)
 def best_outside(s, i, a, sgn, p, E, has_drop):
     """(column, value) of row i's best column other than a (lowest index among ties, the drop column
-    last); column -1 and value -inf when every other column is forbidden."""
+    last); column -1 and value -inf when every other column is forbidden. Writes ``p[a]`` for the duration
+    of a scan (``row_max_except``)."""
     v = row_max_except(s, i, sgn, p, E, a)
     j = first_at(s, i, sgn, p, E, v, a) if v > -INF else -1
     if has_drop and a != E:
@@ -52,18 +53,21 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
     compilations return the same."""
     n = s.shape[0]
     g = np.empty(n)  # the gap of each row, +inf when it has nowhere else to go
-    for i in numba.prange(n):
-        a = col[i]
-        j, w = best_outside(s, i, a, sgn, p, E, has_drop)
-        own = score(s, i, a, sgn, E)
-        okc[i] = j
-        okv[i] = 0
-        if j < 0:
-            key[i] = INF
-            g[i] = INF
-        else:
-            key[i] = own - w
-            g[i] = own - p[a] - w
+    nb = row_blocks(n, PARALLEL, 256)
+    for c in numba.prange(nb):
+        q = p.copy()  # best_outside writes the prices it is given
+        for i in range(c * n // nb, (c + 1) * n // nb):
+            a = col[i]
+            j, w = best_outside(s, i, a, sgn, q, E, has_drop)
+            own = score(s, i, a, sgn, E)
+            okc[i] = j
+            okv[i] = 0
+            if j < 0:
+                key[i] = INF
+                g[i] = INF
+            else:
+                key[i] = own - w
+                g[i] = own - p[a] - w
     total = 0.0
     m = 0
     ties = 0

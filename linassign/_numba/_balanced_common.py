@@ -47,6 +47,18 @@ def parallel_variant(dispatcher, parallel=True, **calls):
     return numba.njit(fn, cache=True, nogil=True, parallel=parallel)
 
 
+_BLOCKS = 4  # row blocks of a pass over the matrix when it runs on the threads
+
+
+@numba.njit(cache=True, nogil=True)
+def row_blocks(n, parallel, min_rows):
+    """Row blocks of a pass over n rows that needs private arrays per thread: ``_BLOCKS`` (fewer when there
+    are fewer than ``min_rows`` rows per block) when the pass runs on the threads, else one. Callers pass
+    their ``PARALLEL`` (a fixed block count: asking numba for its thread count in a kernel would keep the
+    kernel out of numba's cache)."""
+    return min(_BLOCKS, 1 + n // min_rows) if parallel else 1
+
+
 # No nnan/ninf: -inf marks forbidden pairs and must compare correctly.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
@@ -69,11 +81,19 @@ def row_max(s, i, sgn, p, E):
 
 @numba.njit(cache=True, nogil=True)
 def row_max_except(s, i, sgn, p, E, skip):
-    """max over e != skip of (sgn * s[i, e] - p[e]) (the real columns only); -inf if there is none. Two
-    ranges around ``skip``: masking it inside one loop keeps LLVM from vectorizing (3x slower)."""
+    """max over e != skip of (sgn * s[i, e] - p[e]) (the real columns only); -inf if there is none.
+
+    One SIMD pass over the whole row with ``p[skip]`` set to +inf for its duration and then restored, bit for
+    bit: 33 ns per row of 128, where two ranges around ``skip`` cost 73 ns (their unaligned ends run scalar)
+    and masking ``skip`` inside the loop keeps LLVM from vectorizing. It writes ``p``: callers on several
+    threads give each thread its own copy of the prices."""
     if skip < 0 or skip >= E:
         return _range_max(s, i, sgn, p, 0, E)
-    return max(_range_max(s, i, sgn, p, 0, skip), _range_max(s, i, sgn, p, skip + 1, E))
+    keep = p[skip]
+    p[skip] = INF
+    m = _range_max(s, i, sgn, p, 0, E)
+    p[skip] = keep
+    return m
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -88,16 +108,50 @@ def first_at(s, i, sgn, p, E, v, skip):
 
 
 @numba.njit(cache=True, nogil=True)
-def row_argmax(s, i, sgn, p, E, has_drop):
-    """(j, v): the best column of row i (lowest index among ties, the drop column last) and its value.
-    j = -1 when every value is -inf (the row has no allowed column)."""
-    v1 = row_max(s, i, sgn, p, E)
+def _best_of(s, i, sgn, p, E, has_drop, v1):
+    """(j, v) of ``row_argmax`` given the row's maximum ``v1`` over the real columns."""
     j = first_at(s, i, sgn, p, E, v1, -1) if v1 > -INF else -1
     if has_drop:
         vd = -p[E]
         if vd > v1:
             return E, vd
     return j, v1
+
+
+@numba.njit(cache=True, nogil=True)
+def row_argmax(s, i, sgn, p, E, has_drop):
+    """(j, v): the best column of row i (lowest index among ties, the drop column last) and its value.
+    j = -1 when every value is -inf (the row has no allowed column)."""
+    return _best_of(s, i, sgn, p, E, has_drop, row_max(s, i, sgn, p, E))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _row_max_sum(s, i, sgn, p, E):
+    """(max_e (sgn * s[i, e] - p[e]), sum_e sgn * s[i, e]) in one SIMD pass. The sum is NaN or +inf whenever
+    the row holds a NaN or a +inf (after the sign), in any order of summation; it may also overflow to +inf
+    on valid rows. The maximum is meaningful only for a row without NaN."""
+    m = -INF
+    t = 0.0
+    for e in range(E):
+        x = sgn * s[i, e]
+        t += x
+        m = fmax(m, x - p[e])
+    return m, t
+
+
+@numba.njit(cache=True, nogil=True)
+def checked_argmax(s, i, sgn, p, E, has_drop):
+    """(bad, j, v): ``row_invalid``'s code for row i and, when it is 0, ``row_argmax``'s (j, v). One pass finds
+    the maximum and a sum that is finite or -inf on every valid row; only rows whose sum is not (invalid ones
+    and overflowing ones) pay ``row_invalid``'s scan. 2 passes per row instead of 3 (66 -> 33 ns per row of
+    128 for the check and the maximum)."""
+    v1, t = _row_max_sum(s, i, sgn, p, E)
+    if not t < INF:
+        bad = row_invalid(s, i, sgn, E)
+        if bad:
+            return bad, -1, 0.0
+    j, v = _best_of(s, i, sgn, p, E, has_drop, v1)
+    return 0, j, v
 
 
 @numba.njit(cache=True, nogil=True)
@@ -137,12 +191,8 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
     STATUS_INFEASIBLE if some row has no allowed column."""
     n = s.shape[0]
     for i in numba.prange(n):
-        bad = row_invalid(s, i, sgn, E)
-        if bad:
-            col[i] = -1 - bad
-        else:
-            j, v = row_argmax(s, i, sgn, p, E, has_drop)
-            col[i] = j
+        bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
+        col[i] = -1 - bad if bad else j
     return greedy_status(col, cnt)
 
 

@@ -27,12 +27,11 @@ achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
 import numba
 import numpy as np
 
-from ._balanced_common import FASTMATH, PARALLEL, greedy_status, row_argmax, row_invalid, score
+from ._balanced_common import FASTMATH, PARALLEL, checked_argmax, greedy_status, row_blocks, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
 _DUMMY = -2
-_BLOCKS = 4  # row blocks of ``arc_minima`` when it runs on the threads
 
 
 @numba.njit(cache=True, nogil=True)
@@ -138,10 +137,8 @@ def _arc_row(s, i, sgn, E, Ec, a, oa, M, W):
 
 @numba.njit(cache=True, nogil=True)
 def _arc_blocks(n, Ec, parallel):
-    """Per-block arc minima (+inf) and their rows (unknown) for a pass over n rows: ``_BLOCKS`` blocks (fewer
-    for small n) when the pass runs on the threads, else one. A fixed count: asking numba for its thread
-    count in a kernel would keep the kernel out of numba's cache."""
-    nb = min(_BLOCKS, 1 + n // 4096) if parallel else 1
+    """Per-block arc minima (+inf) and their rows (unknown) for a pass over n rows in ``row_blocks``."""
+    nb = row_blocks(n, parallel, 4096)  # private (Ec, Ec) arrays: merged after the pass
     return np.full((nb, Ec, Ec), INF), np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
 
 
@@ -185,11 +182,10 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own):
     nb = part.shape[0]
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
-            bad = row_invalid(s, i, sgn, E)
+            bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
             if bad:
                 col[i] = -1 - bad
                 continue
-            j, v = row_argmax(s, i, sgn, p, E, has_drop)
             col[i] = j
             if j >= 0:
                 own[i] = score(s, i, j, sgn, E)
