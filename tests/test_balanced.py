@@ -324,6 +324,27 @@ def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
     check_result(case, res, want)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_column_that_receives_more_rows_than_its_room_stays_exact(seed):
+    """The auction keeps each column's members in slots with room for twice its start; here every row
+    starts in column 0 and all of its outbid rows move to column 1, their common second choice, which must
+    then grow its room (150 rows into room for 108)."""
+    from linassign._config import CONFIG
+
+    rng = np.random.default_rng(seed)
+    s = rng.random((200, 4)) + np.array([10.0, 5.0, 0.0, 0.0])
+    case = Case(s, None, np.full(4, 50), True)
+    saved = dict(CONFIG)
+    CONFIG.update(balanced_auction_skip_below=0.0, balanced_auction_stop_below=0.0)
+    try:
+        res = linassign.balanced_assignment(s, method="auction")
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    assert res.n_iter > 0  # the auction ran
+    check_result(case, res, expanded_optimum(s, case.cap, True))
+
+
 @settings(max_examples=150)
 @given(case=balanced_problems(max_rows=40, max_cols=5, max_cap=12), method=st.sampled_from(["auction", "hungarian"]))
 def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method):

@@ -25,7 +25,7 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, first_at, link, row_blocks, row_max_except, score, unlink
+from ._balanced_common import PARALLEL, first_at, row_blocks, row_max_except, score
 from ._common import INF
 
 
@@ -98,6 +98,45 @@ def _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver):
 
 
 @numba.njit(cache=True, nogil=True)
+def _relayout(mem, lo, hi, end, pos):
+    """A new member array with room for each column to double (plus a few rows): called when a column has
+    filled its room, which happens a few times per solve at most."""
+    Ec = lo.shape[0]
+    total = 0
+    for a in range(Ec):
+        total += 2 * (hi[a] - lo[a]) + 8
+    new = np.empty(total, np.int64)
+    t = 0
+    for a in range(Ec):
+        size = hi[a] - lo[a]
+        for k in range(size):
+            i = mem[lo[a] + k]
+            new[t + k] = i
+            pos[i] = t + k
+        lo[a] = t
+        hi[a] = t + size
+        t += 2 * size + 8
+        end[a] = t
+    return new
+
+
+@numba.njit(cache=True, nogil=True)
+def _move_member(i, a, b, mem, lo, hi, end, pos):
+    """Move row i from column a's members to column b's (the last member of a takes i's slot); returns the
+    member array, a new one if b had no room left."""
+    last = mem[hi[a] - 1]
+    mem[pos[i]] = last
+    pos[last] = pos[i]
+    hi[a] -= 1
+    if hi[b] == end[b]:
+        mem = _relayout(mem, lo, hi, end, pos)
+    mem[hi[b]] = i
+    pos[i] = hi[b]
+    hi[b] += 1
+    return mem
+
+
+@numba.njit(cache=True, nogil=True)
 def _sift_down(hk, hr, k, size):
     while True:
         c = 2 * k + 1
@@ -158,11 +197,24 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
         # phase, which moves tied rows at no price change, is faster on its own.
         return 0, False
     pver = np.zeros(Ec, np.int64)
-    head = np.full(Ec, -1, np.int64)
-    nxt = np.empty(n, np.int64)
-    prv = np.empty(n, np.int64)
-    for i in range(n - 1, -1, -1):
-        link(i, col[i], head, nxt, prv)
+    # Members of column a in mem[lo[a]:hi[a]], room up to end[a] (pos[i]: the slot of row i). Contiguous, so
+    # that building a column's heap reads its members in one sweep, where a linked list waits for each.
+    lo = np.empty(Ec, np.int64)
+    hi = np.empty(Ec, np.int64)
+    end = np.empty(Ec, np.int64)
+    t = 0
+    for e in range(Ec):
+        lo[e] = t
+        hi[e] = t
+        t += 2 * max(cnt[e], capx[e]) + 8
+        end[e] = t
+    mem = np.empty(t, np.int64)
+    pos = np.empty(n, np.int64)
+    for i in range(n):
+        a = col[i]
+        mem[hi[a]] = i
+        pos[i] = hi[a]
+        hi[a] += 1
     queue = np.empty(Ec, np.int64)  # circular; a column is queued at most once
     inq = np.zeros(Ec, np.bool_)
     qh = 0
@@ -191,13 +243,11 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 continue
             steps += 1
             # Heap of the members' recorded bids.
-            size = 0
-            i = head[a]
-            while i >= 0:
-                hk[size] = key[i]
-                hr[size] = i
-                size += 1
-                i = nxt[i]
+            size = hi[a] - lo[a]
+            for k in range(size):
+                i = mem[lo[a] + k]
+                hk[k] = key[i]
+                hr[k] = i
             for k in range(size // 2 - 1, -1, -1):
                 _sift_down(hk, hr, k, size)
             # Pop the m lowest exact bids (stale ones are re-priced and pushed back first).
@@ -255,8 +305,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
             for q in range(n_out):
                 i = out[q]
                 b = okc[i]
-                unlink(i, a, head, nxt, prv)
-                link(i, b, head, nxt, prv)
+                mem = _move_member(i, a, b, mem, lo, hi, end, pos)
                 col[i] = b
                 cnt[a] -= 1
                 cnt[b] += 1
@@ -294,8 +343,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 _reprice(s, i, a, sgn, p, E, has_drop, key, okc, okv, pver)
             if key[i] < p[a]:
                 b = okc[i]
-                unlink(i, a, head, nxt, prv)
-                link(i, b, head, nxt, prv)
+                mem = _move_member(i, a, b, mem, lo, hi, end, pos)
                 col[i] = b
                 cnt[a] -= 1
                 cnt[b] += 1
