@@ -241,9 +241,11 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     have_M = given or method == 0
     M = np.empty((Ec, Ec) if have_M else (0, 0))
     W = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
+    M2 = np.empty((Ec, Ec) if have_M else (0, 0))
+    W2 = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
     own = np.empty(n if have_M else 0)
     if have_M:
-        status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own)
+        status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own)
     else:
         status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
     if status != STATUS_OK:
@@ -258,7 +260,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         have_M = False  # the auction moved rows
     if exact:
         place_dummies(p, capx, cnt, dm, n_dummy)
-        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, own, have_M)
+        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M)
         n_iter += phases
         if status != STATUS_OK:
             return status, 0.0, 0.0, 0.0, False, n_iter

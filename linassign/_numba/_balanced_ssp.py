@@ -22,6 +22,13 @@ is about to settle; if that arc grew, the column's distance is recomputed from t
 waits its turn again. Relaxing with lower bounds keeps every distance a lower bound, so the price update
 keeps every reduced cost >= 0, and the tree arcs used to move rows are exact. ``W[a, b]`` is the row
 achieving ``M[a, b]`` (-1: not known yet, -2: a dummy row).
+
+Each fresh arc also keeps its second minimum: ``M2[a, b]``, the least cost over the members of a other than
+``W[a, b]``, achieved by row ``W2[a, b]`` (-1: not known). When ``W[a, b]`` leaves a and ``W2[a, b]`` is
+known, it takes its place and the arc stays fresh, where it would otherwise be marked stale and rescanned
+(a scan of every member of a: most of the exact phase's time went into these). The passes over the matrix
+find both minima; a rescan finds both again; a row entering a column can become either; a second that
+leaves is forgotten (-1) and not looked for until the next rescan.
 """
 
 import numba
@@ -35,29 +42,41 @@ _DUMMY = -2
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale):
-    """Recompute M[a, b] and its row W[a, b] over the current members of column a."""
+def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale):
+    """Recompute M[a, b], its row W[a, b] and the second minimum M2, W2 over the current members of column a
+    (no second is kept for a column holding dummy rows)."""
     best = INF
     w = _UNKNOWN
+    best2 = INF
+    w2 = _UNKNOWN
     for t in range(lo[a], hi[a]):
         i = mem[t]
         x = own[i] - score(s, i, b, sgn, E)
         if x < best:
+            best2 = best
+            w2 = w
             best = x
             w = i
-    if dm[a] > 0 and 0.0 < best:
-        best = 0.0
-        w = _DUMMY
+        elif x < best2:
+            best2 = x
+            w2 = i
+    if dm[a] > 0:
+        w2 = _UNKNOWN
+        if 0.0 < best:
+            best = 0.0
+            w = _DUMMY
     M[a, b] = best
     W[a, b] = w
+    M2[a, b] = best2
+    W2[a, b] = w2
     if stale[a, b]:
         stale[a, b] = False
         nstale[a] -= 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, stale, nstale):
-    """Move real row i from column a to column b and keep the members, M, W and the stale marks
+def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale, nstale):
+    """Move real row i from column a to column b and keep the members, M, W, M2, W2 and the stale marks
     consistent."""
     Ec = M.shape[0]
     last = mem[hi[a] - 1]  # the last member of a takes i's slot
@@ -74,18 +93,27 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, stale, 
     for c in range(Ec):
         if c != a and not stale[a, c]:
             w = W[a, c]
-            if w == i or (w == _UNKNOWN and oa - score(s, i, c, sgn, E) <= M[a, c]):
+            if w == i and W2[a, c] >= 0:
+                M[a, c] = M2[a, c]  # the second minimum takes over: the arc stays fresh
+                W[a, c] = W2[a, c]
+                W2[a, c] = _UNKNOWN
+            elif w == i or (w == _UNKNOWN and oa - score(s, i, c, sgn, E) <= M[a, c]):
                 stale[a, c] = True
                 nstale[a] += 1
+            elif W2[a, c] == i:
+                W2[a, c] = _UNKNOWN
     ob = score(s, i, b, sgn, E)
     own[i] = ob
-    _arc_row(s, i, sgn, E, Ec, b, ob, M, W)  # also on stale entries: they must stay lower bounds
+    # Also on stale entries: they must stay lower bounds (their W, M2 and W2 are rewritten by the rescan that
+    # makes them fresh, and never read before it).
+    _arc_row(s, i, sgn, E, Ec, b, ob, M, W, M2, W2, False)
     M[b, b] = INF
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_dummy(a, b, dm, M, W, stale, nstale):
-    """Move one dummy row (score 0 everywhere) from column a to column b."""
+def _move_dummy(a, b, dm, M, W, W2, stale, nstale):
+    """Move one dummy row (score 0 everywhere) from column a to column b (which then keeps no second
+    minima)."""
     Ec = M.shape[0]
     dm[a] -= 1
     dm[b] += 1
@@ -97,16 +125,17 @@ def _move_dummy(a, b, dm, M, W, stale, nstale):
                     stale[a, c] = True
                     nstale[a] += 1
     for c in range(Ec):
+        W2[b, c] = _UNKNOWN
         if c != b and 0.0 < M[b, c]:
             M[b, c] = 0.0
             W[b, c] = _DUMMY
 
 
 @numba.njit(cache=True, nogil=True)
-def _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale):
+def _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale):
     """Make M[a, b] fresh and W[a, b] known."""
     if stale[a, b] or W[a, b] == _UNKNOWN:
-        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
+        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -121,65 +150,96 @@ def _first_equal(key, v):
 
 
 @numba.njit(cache=True, nogil=True)
-def _arc_row(s, i, sgn, E, Ec, a, oa, M, W):
-    """Lower M[a, :] by row i of column a, whose score there is ``oa``, and record i in W where it is the new
-    minimum (selects, not branches: the loop vectorizes)."""
+def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
+    """Add row i of column a, whose score there is ``oa``, to the minima of M[a, :]: where it beats the
+    minimum, the minimum becomes the second (M2, W2) and i the minimum (W); where it beats only the second, it
+    becomes the second. ``scratch``: a pass building the minima from M = M2 = +inf, W = W2 = -1 (no row
+    yet); otherwise a second that is not known (W2 < 0) stays unknown: some member not seen here may be
+    lower. Selects, not branches: the loop vectorizes."""
     for b in range(E):
         t = oa - sgn * s[i, b]
         m = M[a, b]
-        lower = t < m
-        M[a, b] = t if lower else m
-        W[a, b] = i if lower else W[a, b]
-    if Ec > E and oa < M[a, E]:
-        M[a, E] = oa
-        W[a, E] = i
+        w = W[a, b]
+        m2 = M2[a, b]
+        w2 = W2[a, b]
+        first = t < m
+        second = (t < m2) & (scratch | (w2 >= 0))
+        M2[a, b] = m if first else (t if second else m2)
+        W2[a, b] = w if first else (i if second else w2)
+        M[a, b] = t if first else m
+        W[a, b] = i if first else w
+    if Ec > E:
+        t = oa  # the drop column scores 0
+        if t < M[a, E]:
+            M2[a, E] = M[a, E]
+            W2[a, E] = W[a, E]
+            M[a, E] = t
+            W[a, E] = i
+        elif t < M2[a, E] and (scratch or W2[a, E] >= 0):
+            M2[a, E] = t
+            W2[a, E] = i
 
 
 @numba.njit(cache=True, nogil=True)
 def _arc_blocks(n, Ec, parallel):
-    """Per-block arc minima (+inf) and their rows (unknown) for a pass over n rows in ``row_blocks``."""
+    """Per-block arc minima and second minima (+inf) and their rows (-1) for a pass over n rows in
+    ``row_blocks``: (M, W, M2, W2), each with the block first."""
     nb = row_blocks(n, parallel, 4096)  # private (Ec, Ec) arrays: merged after the pass
-    return np.full((nb, Ec, Ec), INF), np.full((nb, Ec, Ec), _UNKNOWN, np.int64)
+    return (
+        np.full((nb, Ec, Ec), INF),
+        np.full((nb, Ec, Ec), _UNKNOWN, np.int64),
+        np.full((nb, Ec, Ec), INF),
+        np.full((nb, Ec, Ec), _UNKNOWN, np.int64),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_blocks(part, wpart, M, W):
-    """M, W = the elementwise minimum over the blocks and its row (the earliest block among equals, so the
-    lowest row index, as a serial pass in row order would find)."""
-    M[:, :] = part[0]
-    W[:, :] = wpart[0]
-    for c in range(1, part.shape[0]):
+def _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2):
+    """M, W, M2, W2 of the whole pass from those of its blocks: the two lowest (cost, row) pairs, in that
+    order, of each arc, which is what a serial pass in row order finds (a later row must be strictly lower
+    to win, and every row of a later block comes later)."""
+    M[:, :] = bm[0]
+    W[:, :] = bw[0]
+    M2[:, :] = bm2[0]
+    W2[:, :] = bw2[0]
+    for c in range(1, bm.shape[0]):
         for a in range(M.shape[0]):
             for b in range(M.shape[1]):
-                if part[c, a, b] < M[a, b]:
-                    M[a, b] = part[c, a, b]
-                    W[a, b] = wpart[c, a, b]
+                for t, w in ((bm[c, a, b], bw[c, a, b]), (bm2[c, a, b], bw2[c, a, b])):
+                    if t < M[a, b]:
+                        M2[a, b] = M[a, b]
+                        W2[a, b] = W[a, b]
+                        M[a, b] = t
+                        W[a, b] = w
+                    elif t < M2[a, b]:
+                        M2[a, b] = t
+                        W2[a, b] = w
 
 
 @numba.njit(cache=True, nogil=True)
-def arc_minima(s, sgn, E, Ec, col, own, M, W):
+def arc_minima(s, sgn, E, Ec, col, own, M, W, M2, W2):
     """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)) (+inf where a has no row) and
-    W[a, b] the lowest row achieving it (-1 if none): one pass over the matrix, split into row blocks with a
-    private M and W each when ``PARALLEL`` (``_arc_blocks``)."""
+    W[a, b] the lowest row achieving it (-1 if none), and the second minima M2, W2: one pass over the matrix,
+    split into row blocks with private arrays each when ``PARALLEL`` (``_arc_blocks``)."""
     n = s.shape[0]
-    part, wpart = _arc_blocks(n, Ec, PARALLEL)
-    nb = part.shape[0]
+    bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
+    nb = bm.shape[0]
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
-            _arc_row(s, i, sgn, E, Ec, col[i], own[i], part[c], wpart[c])
-    _merge_blocks(part, wpart, M, W)
+            _arc_row(s, i, sgn, E, Ec, col[i], own[i], bm[c], bw[c], bm2[c], bw2[c], True)
+    _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2)
 
 
 @numba.njit(cache=True, nogil=True)
-def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own):
+def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
     memory once): for a warm start or the hungarian method, where the exact phase follows the greedy start
-    directly. Writes M and W (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns
+    directly. Writes M, W, M2, W2 (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns
     greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
-    part, wpart = _arc_blocks(n, Ec, PARALLEL)
-    nb = part.shape[0]
+    bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
+    nb = bm.shape[0]
     for c in numba.prange(nb):
         for i in range(c * n // nb, (c + 1) * n // nb):
             bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
@@ -189,20 +249,20 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, own):
             col[i] = j
             if j >= 0:
                 own[i] = score(s, i, j, sgn, E)
-                _arc_row(s, i, sgn, E, Ec, j, own[i], part[c], wpart[c])
-    _merge_blocks(part, wpart, M, W)
+                _arc_row(s, i, sgn, E, Ec, j, own[i], bm[c], bw[c], bm2[c], bw2[c], True)
+    _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2)
     return greedy_status(col, cnt)
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_given, have_M):
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
     in columns of minimal price) and ``sum(cnt + dm) == sum(capx)``. ``p``, ``col``, ``cnt`` and ``dm`` are
-    updated in place. ``M_given``, ``W_given`` (Ec, Ec) and ``own_given`` (n,), used and overwritten when
-    ``have_M``: the arc minima of this very state, their rows and each row's score in its column
-    (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
+    updated in place. ``M_given``, ``W_given``, ``M2_given``, ``W2_given`` (Ec, Ec) and ``own_given`` (n,),
+    used and overwritten when ``have_M``: the arc minima of this very state, their rows, the second minima
+    and each row's score in its column (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
     when an over-full column can reach no column with room through allowed pairs; ``max_phases`` only guards
     against bugs (the number of phases is at most the initial excess).
     """
@@ -241,16 +301,19 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_give
     # M and the rows W achieving it from one pass over the matrix, or from the greedy pass that made this
     # state (``have_M``: greedy_arcs).
     if have_M:
-        M, W = M_given, W_given
+        M, W, M2, W2 = M_given, W_given, M2_given, W2_given
     else:
         M = np.empty((Ec, Ec))
         W = np.empty((Ec, Ec), np.int64)
-        arc_minima(s, sgn, E, Ec, col, own, M, W)
+        M2 = np.empty((Ec, Ec))
+        W2 = np.empty((Ec, Ec), np.int64)
+        arc_minima(s, sgn, E, Ec, col, own, M, W, M2, W2)
     stale = np.zeros((Ec, Ec), np.bool_)
     nstale = np.zeros(Ec, np.int64)
     for a in range(Ec):
         if dm[a] > 0:
             for b in range(Ec):
+                W2[a, b] = _UNKNOWN
                 if 0.0 < M[a, b]:
                     M[a, b] = 0.0
                     W[a, b] = _DUMMY
@@ -289,7 +352,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_give
                 # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
                 # distance is recomputed over the settled columns and e waits its turn again.
                 if stale[a, e]:
-                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
+                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
                 if M[a, e] > tight[e]:
                     best = INF
                     a = -1
@@ -346,7 +409,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_give
                 ok = True
                 while pred[b] >= 0:
                     a = pred[b]
-                    _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, stale, nstale)
+                    _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
                     if M[a, b] > tight[b]:
                         ok = False
                         break
@@ -358,9 +421,9 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, own_give
                     a = pred[b]
                     w = W[a, b]
                     if w == _DUMMY:
-                        _move_dummy(a, b, dm, M, W, stale, nstale)
+                        _move_dummy(a, b, dm, M, W, W2, stale, nstale)
                     else:
-                        _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, stale, nstale)
+                        _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale, nstale)
                     b = a
                 excess -= 1
     return STATUS_OK, phases
