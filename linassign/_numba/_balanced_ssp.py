@@ -150,6 +150,21 @@ def _first_equal(key, v):
 
 
 @numba.njit(cache=True, nogil=True)
+def _arc_drop(i, a, oa, M, W, M2, W2, scratch):
+    """``_arc_row`` for the drop column E (score 0). Apart: in the same function, even untaken, this tail
+    slows the loop over the real columns by a third."""
+    E = M.shape[0] - 1
+    if oa < M[a, E]:
+        M2[a, E] = M[a, E]
+        W2[a, E] = W[a, E]
+        M[a, E] = oa
+        W[a, E] = i
+    elif oa < M2[a, E] and (scratch or W2[a, E] >= 0):
+        M2[a, E] = oa
+        W2[a, E] = i
+
+
+@numba.njit(cache=True, nogil=True)
 def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
     """Add row i of column a, whose score there is ``oa``, to the minima of M[a, :]: where it beats the
     minimum, the minimum becomes the second (M2, W2) and i the minimum (W); where it beats only the second, it
@@ -169,15 +184,7 @@ def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
         M[a, b] = t if first else m
         W[a, b] = i if first else w
     if Ec > E:
-        t = oa  # the drop column scores 0
-        if t < M[a, E]:
-            M2[a, E] = M[a, E]
-            W2[a, E] = W[a, E]
-            M[a, E] = t
-            W[a, E] = i
-        elif t < M2[a, E] and (scratch or W2[a, E] >= 0):
-            M2[a, E] = t
-            W2[a, E] = i
+        _arc_drop(i, a, oa, M, W, M2, W2, scratch)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -217,17 +224,22 @@ def _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2):
 
 
 @numba.njit(cache=True, nogil=True)
-def arc_minima(s, sgn, E, Ec, col, own, M, W, M2, W2):
+def arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2):
     """M[a, b] = min over the rows i in column a of (own[i] - score(i, b)) (+inf where a has no row) and
-    W[a, b] the lowest row achieving it (-1 if none), and the second minima M2, W2: one pass over the matrix,
-    split into row blocks with private arrays each when ``PARALLEL`` (``_arc_blocks``)."""
-    n = s.shape[0]
-    bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
-    nb = bm.shape[0]
-    for c in numba.prange(nb):
-        for i in range(c * n // nb, (c + 1) * n // nb):
-            _arc_row(s, i, sgn, E, Ec, col[i], own[i], bm[c], bw[c], bm2[c], bw2[c], True)
-    _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2)
+    W[a, b] the lowest row achieving it (-1 if none), and the second minima M2, W2; writes own[i], the score
+    of each row in its column. One pass over the matrix, column by column over the members
+    ``mem[lo[a]:hi[a]]`` (in row order), the columns split over the threads when ``PARALLEL`` (each row of
+    M written by one thread: no private copies to merge)."""
+    for a in numba.prange(Ec):
+        for b in range(Ec):
+            M[a, b] = INF
+            W[a, b] = _UNKNOWN
+            M2[a, b] = INF
+            W2[a, b] = _UNKNOWN
+        for t in range(lo[a], hi[a]):
+            i = mem[t]
+            own[i] = score(s, i, a, sgn, E)
+            _arc_row(s, i, sgn, E, Ec, a, own[i], M, W, M2, W2, True)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -295,8 +307,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         mem[hi[a]] = i
         pos[i] = hi[a]
         hi[a] += 1
-        if not have_M:
-            own[i] = score(s, i, a, sgn, E)
 
     # M and the rows W achieving it from one pass over the matrix, or from the greedy pass that made this
     # state (``have_M``: greedy_arcs).
@@ -307,7 +317,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         W = np.empty((Ec, Ec), np.int64)
         M2 = np.empty((Ec, Ec))
         W2 = np.empty((Ec, Ec), np.int64)
-        arc_minima(s, sgn, E, Ec, col, own, M, W, M2, W2)
+        arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2)
     stale = np.zeros((Ec, Ec), np.bool_)
     nstale = np.zeros(Ec, np.int64)
     for a in range(Ec):
