@@ -229,15 +229,25 @@ def _arc_rows4(s, sgn, E, Ec, a, mem, t, own, M, W, M2, W2):
 
 @numba.njit(cache=True, nogil=True)
 def _arc_blocks(n, Ec, parallel):
-    """Per-block arc minima and second minima (+inf) and their rows (-1) for a pass over n rows in
-    ``row_blocks``: (M, W, M2, W2), each with the block first."""
+    """Per-block arc minima, their rows, second minima and their rows for a pass over n rows in
+    ``row_blocks``: (M, W, M2, W2), each with the block first, uninitialized (``_clear_block``: each thread
+    clears its own block, so that the first touch of the fresh pages runs on the threads)."""
     nb = row_blocks(n, parallel, 4096)  # private (Ec, Ec) arrays: merged after the pass
     return (
-        np.full((nb, Ec, Ec), INF),
-        np.full((nb, Ec, Ec), _UNKNOWN, np.int64),
-        np.full((nb, Ec, Ec), INF),
-        np.full((nb, Ec, Ec), _UNKNOWN, np.int64),
+        np.empty((nb, Ec, Ec)),
+        np.empty((nb, Ec, Ec), np.int64),
+        np.empty((nb, Ec, Ec)),
+        np.empty((nb, Ec, Ec), np.int64),
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _clear_block(M, W, M2, W2):
+    """No row yet: minima +inf, rows -1."""
+    M[:, :] = INF
+    W[:, :] = _UNKNOWN
+    M2[:, :] = INF
+    W2[:, :] = _UNKNOWN
 
 
 @numba.njit(cache=True, nogil=True)
@@ -300,6 +310,12 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
     bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
     nb = bm.shape[0]
     for c in numba.prange(nb):
+        _clear_block(bm[c], bw[c], bm2[c], bw2[c])
+        # Rows wait in a column's queue until it holds four, which then join the minima together
+        # (``_arc_rows4``: a quarter of the loads and stores) while still in cache; in row order per column,
+        # so the minima are those of a pass one row at a time.
+        queue = np.empty((Ec, 4), np.int64)
+        nq = np.zeros(Ec, np.int64)
         for i in range(c * n // nb, (c + 1) * n // nb):
             bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
             if bad:
@@ -308,7 +324,15 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
             col[i] = j
             if j >= 0:
                 own[i] = score(s, i, j, sgn, E)
-                _arc_row(s, i, sgn, E, Ec, j, own[i], bm[c], bw[c], bm2[c], bw2[c], True)
+                queue[j, nq[j]] = i
+                nq[j] += 1
+                if nq[j] == 4:
+                    _arc_rows4(s, sgn, E, Ec, j, queue[j], 0, own, bm[c], bw[c], bm2[c], bw2[c])
+                    nq[j] = 0
+        for a in range(Ec):
+            for k in range(nq[a]):
+                i = queue[a, k]
+                _arc_row(s, i, sgn, E, Ec, a, own[i], bm[c], bw[c], bm2[c], bw2[c], True)
     _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2)
     return greedy_status(col, cnt)
 
