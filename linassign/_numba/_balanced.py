@@ -244,12 +244,16 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     M2 = np.empty((Ec, Ec) if have_M else (0, 0))
     W2 = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
     own = np.empty(n if have_M else 0)
+    margin = np.empty(n if have_M else 0)
     if have_M:
-        status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own)
+        status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     else:
         status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
     if status != STATUS_OK:
         return status, 0.0, 0.0, 0.0, False, n_iter
+    # The state of that full scan, for the certificate (``finalize``).
+    p0 = p.copy() if have_M else np.empty(0)
+    j0 = col.copy() if have_M else np.empty(0, np.int64)
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
@@ -266,7 +270,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             return status, 0.0, 0.0, 0.0, False, n_iter
     for i in range(n):
         assignment[i] = col[i] if col[i] < E else -1
-    obj, bnd, gap = finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices, u, order, counts)
+    obj, bnd, gap = finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices, u, order, counts, p0, j0, margin)
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 

@@ -267,7 +267,7 @@ def place_dummies(p, capx, cnt, dm, n_dummy):
 
 
 @numba.njit(cache=True, nogil=True)
-def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_out, counts_out):
+def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_out, counts_out, p0, j0, margin):
     """Certificate and outputs of a finished state, all in the maximize orientation of ``sgn * s``.
 
     Normalizes the prices (the drop column's price to 0 when rows may be dropped, else the smallest price to
@@ -276,6 +276,13 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
     invariant, so that the bound is honest). Returns (objective, bound, gap) where ``gap`` is summed from
     non-negative per-row and per-column slacks, so it does not suffer the cancellation of
     ``bound - objective`` on large values.
+
+    ``p0``, ``j0``, ``margin`` (empty: none): the prices, each row's best column and the margin of its best
+    value over its second best, from a full scan earlier in the solve (``greedy_arcs``). If no price has
+    fallen since (the solvers only raise prices; checked here), a row still in column j0 whose margin exceeds
+    the rise of p[j0] over the least rise still has j0 as its best column, and its u is read off that one
+    entry instead of a scan of its row: the value the scan would find, bit for bit (the margin must clear
+    the rounding by a wide factor, else the row is scanned).
     """
     n = s.shape[0]
     if has_drop:
@@ -294,13 +301,27 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
     # Row duals; capacity-0 columns still have price +inf here, so they do not count. The row's own score is
     # read while the row is in cache, so that the serial sums below never go back to the matrix.
     own = np.empty(n)
+    known = p0.shape[0] > 0 and not has_drop
+    least = INF
+    scale = 0.0
+    if known:
+        for e in range(E):
+            if capx[e] > 0:
+                rise = p[e] - p0[e]
+                known = known and rise >= 0.0 and rise < INF
+                least = min(least, rise)
+                scale = max(scale, abs(p[e]) + abs(p0[e]))
     for i in numba.prange(n):
-        u = row_max(s, i, sgn, prices_out, E)
-        if has_drop and u < 0.0:
-            u = 0.0
-        u_out[i] = u
         j = col[i]
-        own[i] = sgn * s[i, j] if j < E else 0.0
+        x = sgn * s[i, j] if j < E else 0.0
+        own[i] = x
+        if known and j == j0[i] and margin[i] - (p[j] - p0[j] - least) > 1e-9 * (abs(x) + scale):
+            u = x - prices_out[j]
+        else:
+            u = row_max(s, i, sgn, prices_out, E)
+            if has_drop and u < 0.0:
+                u = 0.0
+        u_out[i] = u
     # Capacity-0 columns: the least price with u[i] + p[e] >= score (>= 0 unless rows are dropped).
     for e in range(E):
         if capx[e] == 0:

@@ -34,7 +34,7 @@ leaves is forgotten (-1) and not looked for until the next rescan.
 import numba
 import numpy as np
 
-from ._balanced_common import FASTMATH, PARALLEL, checked_argmax, greedy_status, row_blocks, score
+from ._balanced_common import FASTMATH, PARALLEL, checked_argmax, greedy_status, row_blocks, row_max_except, score
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
@@ -300,10 +300,11 @@ def arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2):
 
 
 @numba.njit(cache=True, nogil=True)
-def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
+def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
     memory once): for a warm start or the hungarian method, where the exact phase follows the greedy start
-    directly. Writes M, W, M2, W2 (Ec, Ec) and ``own`` (n,), each row's score in its column, and returns
+    directly. Writes M, W, M2, W2 (Ec, Ec), ``own`` (n,), each row's score in its column, and, without a drop
+    column, ``margin`` (n,), how far its best value exceeds its second best (for ``finalize``); returns
     greedy_start's status."""
     n = s.shape[0]
     Ec = M.shape[0]
@@ -311,6 +312,7 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
     nb = bm.shape[0]
     for c in numba.prange(nb):
         _clear_block(bm[c], bw[c], bm2[c], bw2[c])
+        q = p.copy()  # row_max_except writes the prices it is given
         # Rows wait in a column's queue until it holds four, which then join the minima together
         # (``_arc_rows4``: a quarter of the loads and stores) while still in cache; in row order per column,
         # so the minima are those of a pass one row at a time.
@@ -324,6 +326,8 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own):
             col[i] = j
             if j >= 0:
                 own[i] = score(s, i, j, sgn, E)
+                if not has_drop:
+                    margin[i] = v - row_max_except(s, i, sgn, q, E, j)
                 queue[j, nq[j]] = i
                 nq[j] += 1
                 if nq[j] == 4:
