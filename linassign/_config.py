@@ -75,9 +75,10 @@ CONFIG.update(
         "balanced_auction_max_ties": 0.2,
         # The auction also hands over once the excess is below this many rows per column, if that is fewer than
         # stop_below: a unit of excess costs the exact phase scans of the columns' members, which grow with
-        # n / E, the auction not (65536 x 128, base and skewed: ~120 -> ~90 ms; 16384 x 128 and below keep
-        # the fraction).
-        "balanced_auction_stop_per_column": 4.0,
+        # n / E, the auction not (65536 x 128, base and skewed: ~120 -> ~90 ms at 4; 16384 x 128 and below
+        # keep the fraction). 8 since the exact phase keeps second minima (interleaved, 65536 x 128, 4 -> 8:
+        # base seeds 0, 1, 2 43.1 -> 40.8, 43.0 -> 40.4, 38.9 -> 36.5 ms, skewed 50.5 -> 48.5).
+        "balanced_auction_stop_per_column": 8.0,
         # Without prices from the caller, when the greedy start leaves more than this fraction of the rows in
         # excess (popular columns), the prices of a subsample (every f-th row, with f <= max_factor as large as
         # keeps min_capacity rows per column) start the solve instead of zero (auction and hungarian methods).
