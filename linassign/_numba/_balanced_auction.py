@@ -25,7 +25,7 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, first_at, row_blocks, row_max_except, score
+from ._balanced_common import PARALLEL, first_at, member_slots, row_blocks, row_max_except, score
 from ._common import INF
 
 
@@ -197,24 +197,9 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
         # phase, which moves tied rows at no price change, is faster on its own.
         return 0, False
     pver = np.zeros(Ec, np.int64)
-    # Members of column a in mem[lo[a]:hi[a]], room up to end[a] (pos[i]: the slot of row i). Contiguous, so
-    # that building a column's heap reads its members in one sweep, where a linked list waits for each.
-    lo = np.empty(Ec, np.int64)
-    hi = np.empty(Ec, np.int64)
-    end = np.empty(Ec, np.int64)
-    t = 0
-    for e in range(Ec):
-        lo[e] = t
-        hi[e] = t
-        t += 2 * max(cnt[e], capx[e]) + 8
-        end[e] = t
-    mem = np.empty(t, np.int64)
-    pos = np.empty(n, np.int64)
-    for i in range(n):
-        a = col[i]
-        mem[hi[a]] = i
-        pos[i] = hi[a]
-        hi[a] += 1
+    # Members of each column in contiguous slots, so that building a column's heap reads them in one sweep;
+    # columns may grow past their room (``_move_member``).
+    mem, lo, hi, end, pos = member_slots(col, cnt, capx, True)
     queue = np.empty(Ec, np.int64)  # circular; a column is queued at most once
     inq = np.zeros(Ec, np.bool_)
     qh = 0

@@ -240,6 +240,34 @@ def unlink(i, a, head, nxt, prv):
 
 
 @numba.njit(cache=True, nogil=True)
+def member_slots(col, cnt, capx, grow):
+    """Members of each column in contiguous slots: (mem, lo, hi, end, pos), the rows of column a in
+    ``mem[lo[a]:hi[a]]`` in row order, room up to ``end[a]``, ``pos[i]`` the slot of row i. A scan of a
+    column's members then loads their rows in parallel, where a linked list waits for each. Room for
+    max(cnt[a], capx[a]) members, twice that plus 8 with ``grow`` (a column that may grow past it)."""
+    n = col.shape[0]
+    Ec = cnt.shape[0]
+    lo = np.empty(Ec, np.int64)
+    hi = np.empty(Ec, np.int64)
+    end = np.empty(Ec, np.int64)
+    t = 0
+    for a in range(Ec):
+        lo[a] = t
+        hi[a] = t
+        room = max(cnt[a], capx[a])
+        t += 2 * room + 8 if grow else room
+        end[a] = t
+    mem = np.empty(t, np.int64)
+    pos = np.empty(n, np.int64)
+    for i in range(n):
+        a = col[i]
+        mem[hi[a]] = i
+        pos[i] = hi[a]
+        hi[a] += 1
+    return mem, lo, hi, end, pos
+
+
+@numba.njit(cache=True, nogil=True)
 def place_dummies(p, capx, cnt, dm, n_dummy):
     """Put the ``n_dummy`` dummy rows (score 0 everywhere) in columns of minimal price, filling free slots
     first; any left over go to the first such column (the exact phase then moves them on)."""

@@ -34,7 +34,16 @@ leaves is forgotten (-1) and not looked for until the next rescan.
 import numba
 import numpy as np
 
-from ._balanced_common import FASTMATH, PARALLEL, checked_argmax, greedy_status, row_blocks, row_max_except, score
+from ._balanced_common import (
+    FASTMATH,
+    PARALLEL,
+    checked_argmax,
+    greedy_status,
+    member_slots,
+    row_blocks,
+    row_max_except,
+    score,
+)
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
 
 _UNKNOWN = -1
@@ -366,25 +375,11 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     if excess == 0:
         return STATUS_OK, 0
 
-    # Members of column a in mem[lo[a]:hi[a]] (pos[i]: the slot of row i), with room for max(cnt[a], capx[a])
-    # of them: a column on a path gives a row for each one it takes and a target only fills up to its
-    # capacity, so no column ever holds more. A contiguous scan of the members loads their rows in parallel,
-    # where a linked list would wait for each. own[i] = score of row i in its column.
-    lo = np.empty(Ec, np.int64)
-    hi = np.empty(Ec, np.int64)
-    room_end = 0
-    for a in range(Ec):
-        lo[a] = room_end
-        hi[a] = room_end
-        room_end += max(cnt[a], capx[a])
-    mem = np.empty(room_end, np.int64)
-    pos = np.empty(n, np.int64)
+    # Members of each column in contiguous slots with room for max(cnt[a], capx[a]) of them: a column on a
+    # path gives a row for each one it takes and a target only fills up to its capacity, so no column ever
+    # holds more. own[i] = score of row i in its column.
+    mem, lo, hi, _, pos = member_slots(col, cnt, capx, False)
     own = own_given if have_M else np.empty(n, np.float64)
-    for i in range(n):
-        a = col[i]
-        mem[hi[a]] = i
-        pos[i] = hi[a]
-        hi[a] += 1
 
     # M and the rows W achieving it from one pass over the matrix, or from the greedy pass that made this
     # state (``have_M``: greedy_arcs).
