@@ -139,9 +139,9 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params, nested):
     to the full problem's when the rows are alike, and cost about 1/f of a cold start; with popular columns
     they save most of the cold auction's climb. ``nested``: the subsample itself starts from the prices of
     every f2-th of its rows (very popular columns, where most of the subsample's own steps are the climb).
-    The subsample's auction stops once its excess, times f (about the excess its prices leave in the full
-    problem), is down to ``balanced_sample_stop_per_column`` rows per column; the nested one at the fraction
-    ``balanced_sample_stop_below`` of its rows.
+    The subsample's auction stops once its excess is down to ``balanced_sample_stop_per_column`` * E / f^2
+    rows (the larger the full problem, the more a unit of excess the subsample's prices leave costs there);
+    the nested one at the fraction ``balanced_sample_stop_below`` of its rows.
     Speed only: the full problem is then solved exactly. Returns the auctions' column steps."""
     m = k_sub * E
     sub = _every_fth_row(s, f, m)

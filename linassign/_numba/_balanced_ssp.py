@@ -158,55 +158,40 @@ def _first_equal(key, v):
     return j
 
 
-@numba.njit(cache=True, nogil=True)
-def _arc_drop(i, a, oa, M, W, M2, W2, scratch):
-    """``_arc_row`` for the drop column E (score 0). Apart: in the same function, even untaken, this tail
-    slows the loop over the real columns by a third."""
-    E = M.shape[0] - 1
-    if oa < M[a, E]:
-        M2[a, E] = M[a, E]
-        W2[a, E] = W[a, E]
-        M[a, E] = oa
-        W[a, E] = i
-    elif oa < M2[a, E] and (scratch or W2[a, E] >= 0):
-        M2[a, E] = oa
-        W2[a, E] = i
-
-
-@numba.njit(cache=True, nogil=True)
-def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
-    """Add row i of column a, whose score there is ``oa``, to the minima of M[a, :]: where it beats the
-    minimum, the minimum becomes the second (M2, W2) and i the minimum (W); where it beats only the second, it
-    becomes the second. ``scratch``: a pass building the minima from M = M2 = +inf, W = W2 = -1 (no row
-    yet); otherwise a second that is not known (W2 < 0) stays unknown: some member not seen here may be
-    lower. Selects, not branches: the loop vectorizes."""
-    for b in range(E):
-        t = oa - sgn * s[i, b]
-        m = M[a, b]
-        w = W[a, b]
-        m2 = M2[a, b]
-        w2 = W2[a, b]
-        first = t < m
-        second = (t < m2) & (scratch | (w2 >= 0))
-        M2[a, b] = m if first else (t if second else m2)
-        W2[a, b] = w if first else (i if second else w2)
-        M[a, b] = t if first else m
-        W[a, b] = i if first else w
-    if Ec > E:
-        _arc_drop(i, a, oa, M, W, M2, W2, scratch)
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
-def _lower(t, i, m, w, m2, w2):
-    """(m, w, m2, w2) after a row i of cost t joins a pass (``_arc_row`` with ``scratch``)."""
+def _lower(t, i, m, w, m2, w2, scratch):
+    """(m, w, m2, w2), an arc's minimum, its row, its second minimum and that row, after row i of cost t joins
+    the column: where it beats the minimum, the minimum becomes the second and i the minimum; where it beats
+    only the second, it becomes the second. ``scratch``: a pass building the minima from +inf and -1 (no row
+    yet); otherwise a second that is not known (w2 < 0) stays unknown: some member not seen here may be
+    lower. Selects, not branches: loops over it vectorize."""
     first = t < m
-    second = t < m2
+    second = (t < m2) & (scratch | (w2 >= 0))
     return (
         t if first else m,
         i if first else w,
         m if first else (t if second else m2),
         w if first else (i if second else w2),
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _arc_drop(i, a, oa, M, W, M2, W2, scratch):
+    """``_arc_row`` for the drop column E (score 0). Apart: in the same function, even untaken, this tail
+    slows the loop over the real columns by a third."""
+    E = M.shape[0] - 1
+    M[a, E], W[a, E], M2[a, E], W2[a, E] = _lower(oa, i, M[a, E], W[a, E], M2[a, E], W2[a, E], scratch)
+
+
+@numba.njit(cache=True, nogil=True)
+def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
+    """Add row i of column a, whose score there is ``oa``, to the minima of M[a, :] (``_lower``)."""
+    for b in range(E):
+        M[a, b], W[a, b], M2[a, b], W2[a, b] = _lower(
+            oa - sgn * s[i, b], i, M[a, b], W[a, b], M2[a, b], W2[a, b], scratch
+        )
+    if Ec > E:
+        _arc_drop(i, a, oa, M, W, M2, W2, scratch)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -223,10 +208,10 @@ def _arc_rows4(s, sgn, E, Ec, a, mem, t, own, M, W, M2, W2):
     o2 = own[r2]
     o3 = own[r3]
     for b in range(E):
-        m, w, m2, w2 = _lower(o0 - sgn * s[r0, b], r0, M[a, b], W[a, b], M2[a, b], W2[a, b])
-        m, w, m2, w2 = _lower(o1 - sgn * s[r1, b], r1, m, w, m2, w2)
-        m, w, m2, w2 = _lower(o2 - sgn * s[r2, b], r2, m, w, m2, w2)
-        m, w, m2, w2 = _lower(o3 - sgn * s[r3, b], r3, m, w, m2, w2)
+        m, w, m2, w2 = _lower(o0 - sgn * s[r0, b], r0, M[a, b], W[a, b], M2[a, b], W2[a, b], True)
+        m, w, m2, w2 = _lower(o1 - sgn * s[r1, b], r1, m, w, m2, w2, True)
+        m, w, m2, w2 = _lower(o2 - sgn * s[r2, b], r2, m, w, m2, w2, True)
+        m, w, m2, w2 = _lower(o3 - sgn * s[r3, b], r3, m, w, m2, w2, True)
         M[a, b] = m
         W[a, b] = w
         M2[a, b] = m2
@@ -274,15 +259,8 @@ def _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2):
     for c in range(1, bm.shape[0]):
         for a in range(M.shape[0]):
             for b in range(M.shape[1]):
-                for t, w in ((bm[c, a, b], bw[c, a, b]), (bm2[c, a, b], bw2[c, a, b])):
-                    if t < M[a, b]:
-                        M2[a, b] = M[a, b]
-                        W2[a, b] = W[a, b]
-                        M[a, b] = t
-                        W[a, b] = w
-                    elif t < M2[a, b]:
-                        M2[a, b] = t
-                        W2[a, b] = w
+                m, w, m2, w2 = _lower(bm[c, a, b], bw[c, a, b], M[a, b], W[a, b], M2[a, b], W2[a, b], True)
+                M[a, b], W[a, b], M2[a, b], W2[a, b] = _lower(bm2[c, a, b], bw2[c, a, b], m, w, m2, w2, True)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -293,11 +271,7 @@ def arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2):
     ``mem[lo[a]:hi[a]]`` (in row order), the columns split over the threads when ``PARALLEL`` (each row of
     M written by one thread: no private copies to merge)."""
     for a in numba.prange(Ec):
-        for b in range(Ec):
-            M[a, b] = INF
-            W[a, b] = _UNKNOWN
-            M2[a, b] = INF
-            W2[a, b] = _UNKNOWN
+        _clear_block(M[a : a + 1], W[a : a + 1], M2[a : a + 1], W2[a : a + 1])
         for t in range(lo[a], hi[a]):
             i = mem[t]
             own[i] = score(s, i, a, sgn, E)
