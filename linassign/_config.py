@@ -79,27 +79,29 @@ CONFIG.update(
         # keep the fraction). 8 since the exact phase keeps second minima (interleaved, 65536 x 128, 4 -> 8:
         # base seeds 0, 1, 2 43.1 -> 40.8, 43.0 -> 40.4, 38.9 -> 36.5 ms, skewed 50.5 -> 48.5).
         "balanced_auction_stop_per_column": 8.0,
-        # Without prices from the caller, when the greedy start leaves more than this fraction of the rows in
-        # excess (popular columns), the prices of a subsample (every f-th row, with f <= max_factor as large as
-        # keeps min_capacity rows per column) start the solve instead of zero (auction and hungarian methods).
-        # Measured at 16384 x 128 and 65536 x 128 (base, skewed, normal).
+        # Without prices from the caller, capacities summing to n (auction and hungarian methods): damped
+        # count-balancing steps on the prices (``_balanced_prices``). Each pass puts every row in its best
+        # column; each column's price then moves by damp times its excess over the density of its rows within
+        # width mean margins of their second column. At most max_passes passes; they stop once at most
+        # min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess, or when a pass cuts the excess by less
+        # than min_progress. The auction then runs only if more than auction_above of the rows are in excess
+        # (instead of auction_skip_below). Base 16384 x 128: greedy 3043 rows in excess -> 922 -> 310 -> 136
+        # after three steps. The stop measured best (of 1%, 3%, 5%, 6% and 1-4 rows per column) at 2048,
+        # 16384 and 65536 rows: ~2 sqrt(n) rows, where one more pass costs what the exact phase saves.
+        "balanced_prices_max_passes": 8,
+        "balanced_prices_damp": 0.5,
+        "balanced_prices_width": 1.0,
+        "balanced_prices_stop_below": 0.05,
+        "balanced_prices_stop_sqrt": 2.0,
+        "balanced_prices_min_progress": 0.8,
+        "balanced_prices_auction_above": 0.02,
+        # ... and first, when every f-th row's greedy start leaves more than min_excess of the rows in excess
+        # (popular columns), the same steps on that subsample (f <= max_factor as large as keeps min_capacity
+        # rows per column) until stop_below of its rows are in excess: skewed 16384 x 128 8.0 -> 7.1 ms,
+        # skewed 65536 x 128 39.5 -> 32.0 ms, base 65536 unchanged, base 16384 +0.5 ms.
         "balanced_sample_min_excess": 0.1,
         "balanced_sample_min_capacity": 16,
         "balanced_sample_max_factor": 16,
-        # ... and when the estimate is above this fraction (very popular columns: skewed scores, not base or
-        # integer ones), the subsample itself starts from the prices of every f2-th of its rows, f2 <= max_factor
-        # as large as keeps min_capacity rows per column (skewed 16384 x 128: 6.3 -> 3.2 ms for the prices).
-        "balanced_sample_nested_excess": 0.3,
-        "balanced_sample_nested_min_capacity": 4,
-        "balanced_sample_nested_max_factor": 8,
-        # The subsample's auction stops once its excess is down to this many rows per column divided by f^2
-        # (f the subsampling factor): its prices are all that is kept, and the larger the full problem, the
-        # more a unit of excess costs there. Replaces a fixed 1% of the subsample's rows (16384 x 128: 20
-        # rows of 2048; 65536 x 128: 41 of 4096). Measured with the values interleaved in one process, base
-        # 16384 x 128 over seeds 0-3: the best value was 24-96 depending on the seed, -0.5 to -1.5 ms against
-        # 1%; skewed 16384 x 128 best at 8-32 (within 0.5 ms up to 48); 65536 x 128 flat from 16 to 48.
-        "balanced_sample_stop_per_column": 40.0,
-        # The nested subsample's auction hands over at this fraction of its rows.
         "balanced_sample_stop_below": 0.01,
         # One problem of at least this many scores runs its full passes over the matrix on all numba
         # threads (a parallel region costs tens of microseconds; a pass over 2048 x 128 about 200).

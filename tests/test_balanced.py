@@ -312,12 +312,14 @@ def test_an_infeasible_problem_is_reported_quickly_by_every_method():
 
 @given(case=balanced_problems(), eps=st.sampled_from([1e-3, 0.3, 3.0]))
 def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
-    """The auction runs on every problem (no skip for small excess or ties, tiny step budgets or none)."""
+    """The auction runs on every problem (no skip for small excess or ties, tiny step budgets or none), from
+    the greedy start at zero prices (no count-balancing steps)."""
     from linassign._config import CONFIG
 
     want = expanded_optimum(case.scores, case.cap, case.maximize)
     saved = dict(CONFIG)
     CONFIG.update(
+        balanced_prices_max_passes=0,
         balanced_auction_skip_below=0.0,
         balanced_auction_stop_below=0.0,
         balanced_auction_max_ties=1.0,
@@ -348,7 +350,7 @@ def test_a_column_that_receives_more_rows_than_its_room_stays_exact(seed):
     s = rng.random((200, 4)) + np.array([10.0, 5.0, 0.0, 0.0])
     case = Case(s, None, np.full(4, 50), True)
     saved = dict(CONFIG)
-    CONFIG.update(balanced_auction_skip_below=0.0, balanced_auction_stop_below=0.0)
+    CONFIG.update(balanced_prices_max_passes=0, balanced_auction_skip_below=0.0, balanced_auction_stop_below=0.0)
     try:
         res = linassign.balanced_assignment(s, method="auction")
     finally:
@@ -382,6 +384,42 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
     check_result(case, res, want)
 
 
+@settings(max_examples=150)
+@given(
+    case=balanced_problems(max_rows=40, max_cols=5, max_cap=12),
+    method=st.sampled_from(["auction", "hungarian"]),
+    damp=st.sampled_from([0.5, 1.0, 3.0]),
+    width=st.sampled_from([0.1, 1.0, 10.0]),
+)
+def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, method, damp, width):
+    """Count-balancing price steps (``balance_prices``) forced on every problem they apply to (capacities
+    summing to n), all eight passes unless the excess stops falling, with steps too long and too short, and
+    the auction forced after them: forbidden pairs, ties, integer and huge scores, infeasible problems."""
+    from linassign._config import CONFIG
+
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    saved = dict(CONFIG)
+    CONFIG.update(
+        balanced_prices_damp=damp,
+        balanced_prices_width=width,
+        balanced_prices_stop_below=0.0,
+        balanced_prices_stop_per_column=0.0,
+        balanced_prices_min_progress=1.0,
+        balanced_auction_max_ties=1.0,
+        balanced_prices_auction_above=0.0,
+    )
+    try:
+        if want is None:
+            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+            return
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    check_result(case, res, want)
+
+
 @settings(max_examples=60)
 @given(
     n_cols=st.integers(1, 4),
@@ -392,9 +430,11 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
     seed=st.integers(0, 2**32 - 1),
     method=st.sampled_from(["auction", "hungarian"]),
 )
-def test_nested_subsample_prices_change_the_speed_never_the_answer(n_cols, k, kind, forbid, maximize, seed, method):
-    """The subsample that starts from the prices of its own subsample (``subsample_prices(nested=True)``),
-    forced on problems of k rows per column: every 4th row (k / 4 per column), and every f2-th of those."""
+def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
+    n_cols, k, kind, forbid, maximize, seed, method
+):
+    """Count-balancing steps on every 4th row (k / 4 per column, ``subsample_prices``) and then on the whole
+    matrix, forced on problems of k rows per column, each run until its excess stops falling."""
     from linassign._config import CONFIG
 
     rng = np.random.default_rng(seed)
@@ -414,9 +454,10 @@ def test_nested_subsample_prices_change_the_speed_never_the_answer(n_cols, k, ki
         balanced_sample_min_excess=-1.0,
         balanced_sample_min_capacity=k // 4,
         balanced_sample_max_factor=4,
-        balanced_sample_nested_excess=-1.0,
-        balanced_sample_nested_min_capacity=1,
-        balanced_sample_nested_max_factor=64,
+        balanced_sample_stop_below=0.0,
+        balanced_prices_stop_below=0.0,
+        balanced_prices_stop_sqrt=0.0,
+        balanced_prices_min_progress=1.0,
     )
     try:
         if want is None:

@@ -2,8 +2,9 @@
 
 ``solve_one`` runs one problem in three stages:
 
-1. a starting state: column prices (given by the caller, or found by the method's heuristic: Sinkhorn
-   potentials), and every row in a best column under them (``greedy_start``);
+1. a starting state: column prices (given by the caller, or found by a heuristic: count-balancing steps,
+   ``_balanced_prices``, on a subsample and then on the whole matrix for ``"auction"`` and ``"hungarian"``,
+   Sinkhorn potentials for ``"sinkhorn"``), and every row in a best column under them (``greedy_start``);
 2. the method's bulk phase: the column-by-column auction for ``method="auction"`` (also the rounding of
    ``"sinkhorn"`` when ``tol`` is given), nothing for ``"hungarian"``;
 3. the exact phase, successive shortest paths in column space (``_balanced_ssp``), unless ``tol`` accepts
@@ -33,6 +34,7 @@ from ._balanced_common import (
     row_blocks,
     row_max_except,
 )
+from ._balanced_prices import balance_prices, best_and_margin
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import arc_minima, greedy_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
@@ -120,39 +122,28 @@ def _every_fth_row(s, f, m):
 
 
 @numba.njit(cache=True, nogil=True)
-def _auction_prices(sub, sgn, p, k, params, stop):
-    """The auction on ``sub`` with capacity k per column from prices ``p`` (left in ``p``), handing over once
-    ``stop`` rows are in excess; its steps."""
-    m, E = sub.shape
-    capx = np.full(E, k, np.int64)
-    col = np.empty(m, np.int64)
-    cnt = np.zeros(E, np.int64)
-    greedy_start(sub, sgn, p, E, False, col, cnt)
-    steps, _ = _auction(sub, sgn, p, E, False, capx, col, cnt, params, -1.0, stop)
-    return steps
-
-
-@numba.njit(cache=True, nogil=True)
-def subsample_prices(s, sgn, p, E, k_sub, f, params, nested):
+def subsample_prices(s, sgn, p, E, k_sub, f, params):
     """Column prices from every f-th row, with capacity ``k_sub`` per column (the same share of the rows):
-    the auction solves that smaller problem from prices ``p`` and leaves its prices in ``p``. They are close
-    to the full problem's when the rows are alike, and cost about 1/f of a cold start; with popular columns
-    they save most of the cold auction's climb. ``nested``: the subsample itself starts from the prices of
-    every f2-th of its rows (very popular columns, where most of the subsample's own steps are the climb).
-    The subsample's auction stops once its excess is down to ``balanced_sample_stop_per_column`` * E / f^2
-    rows (the larger the full problem, the more a unit of excess the subsample's prices leave costs there);
-    the nested one at the fraction ``balanced_sample_stop_below`` of its rows.
-    Speed only: the full problem is then solved exactly. Returns the auctions' column steps."""
+    count-balancing steps (``balance_prices``) on that smaller matrix from prices ``p``, left in ``p``, until
+    at most ``balanced_sample_stop_below`` of its rows are in excess. They are close to the full problem's
+    when the rows are alike, and cost about 1/f of the same steps on the full matrix, whose first passes
+    (from zero prices, with popular columns) would do most of the climb. Speed only: the full problem is
+    then solved exactly. Returns the passes."""
     m = k_sub * E
-    sub = _every_fth_row(s, f, m)
-    steps = 0
-    if nested:
-        capx = np.full(E, k_sub, np.int64)
-        f2 = _sample_factor(capx, E, m, 0, int(params[16]), int(params[17]))
-        if f2 > 0:
-            m2 = m // f2
-            steps += _auction_prices(_every_fth_row(sub, f2, m2), sgn, p, k_sub // f2, params, int(params[18] * m2))
-    return steps + _auction_prices(sub, sgn, p, k_sub, params, int(params[20] * E / (f * f)))
+    passes, _ = balance_prices(
+        _every_fth_row(s, f, m),
+        sgn,
+        p,
+        E,
+        np.full(E, k_sub, np.int64),
+        params[18],
+        params[19],
+        int(params[15] * m),
+        int(params[17]),
+        params[22],
+        params[11] * m,
+    )
+    return passes
 
 
 @numba.njit(cache=True, nogil=True)
@@ -162,7 +153,7 @@ def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, stop):
     n = s.shape[0]
     Ec = p.shape[0]
     if stop < 0:
-        stop = int(min(params[10] * n, params[19] * Ec))
+        stop = int(min(params[10] * n, params[16] * Ec))
     return auction(
         s,
         sgn,
@@ -220,7 +211,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     given = False
     for e in range(E):
         given = given or p0[e] == p0[e]
-    # Far from balanced (popular columns) and no prices given: start from the prices of a subsample. Every
+    # Far from balanced (popular columns) and no prices given: first the steps on a subsample. Every
     # f-th row's greedy start tells, for 1/f of a pass, whether the full one would be far from balanced. A
     # sample of k_sub rows per column is itself about E * sqrt(k_sub / 2 pi) rows (times f) in excess by
     # chance, with the most balanced scores; half of that is added to the threshold (measured: it takes the
@@ -235,10 +226,31 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         # whole problem alike; the exact phase does the work.
         many_ties = tied > params[11]
         if x > params[12] * n + noise and not many_ties:
-            n_iter += subsample_prices(s, sgn, p, E, k_sub, f, params, x > params[15] * n + noise)
-    # From given prices (or for the exact phase alone) the exact phase usually follows the greedy start
-    # directly: then one pass makes both the start and the exact phase's arc minima.
-    have_M = given or method == 0
+            n_iter += subsample_prices(s, sgn, p, E, k_sub, f, params)
+    # No prices given, capacities summing to n: count-balancing steps on the whole matrix, from zero or the
+    # subsample's prices, until at most min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess (x_steps:
+    # the excess they leave, -1 if they did not run or could not move).
+    x_steps = -1
+    if method != 2 and not given and not many_ties and Ec == E and n_dummy == 0 and n > 0:
+        passes, x_steps = balance_prices(
+            s,
+            sgn,
+            p,
+            E,
+            capx,
+            params[18],
+            params[19],
+            int(min(params[20] * n, params[21] * np.sqrt(n))),
+            int(params[17]),
+            params[22],
+            params[11] * n,
+        )
+        n_iter += passes
+    # After the steps the auction runs only above a lower excess (they leave the start close to balanced).
+    skip_below = params[23] if x_steps >= 0 else params[9]
+    # From given prices, for the exact phase alone, or when the auction will not run, the exact phase follows
+    # the greedy start directly: then one pass makes both the start and the exact phase's arc minima.
+    have_M = given or method == 0 or (0 <= x_steps <= skip_below * n)
     M = np.empty((Ec, Ec) if have_M else (0, 0))
     W = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
     M2 = np.empty((Ec, Ec) if have_M else (0, 0))
@@ -257,7 +269,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
-    if (method == 1 and excess > params[9] * n and not many_ties) or (method == 2 and tol >= 0.0):
+    if (method == 1 and excess > skip_below * n and not many_ties) or (method == 2 and tol >= 0.0):
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, -1)
         n_iter += steps
         exact = not early
@@ -274,6 +286,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
+_balance_prices_parallel = parallel_variant(
+    balance_prices, parallel=False, best_and_margin=parallel_variant(best_and_margin)
+)
 # One large problem: the same solver whose full passes over the matrix (the greedy start, the arc minima of
 # the exact phase and the certificate's row duals) split their rows over the threads.
 solve_one_parallel = parallel_variant(
@@ -287,6 +302,8 @@ solve_one_parallel = parallel_variant(
         auction=parallel_variant(auction, parallel=False, initial_bids=parallel_variant(initial_bids)),
     ),
     greedy_arcs=parallel_variant(greedy_arcs),
+    balance_prices=_balance_prices_parallel,
+    subsample_prices=parallel_variant(subsample_prices, parallel=False, balance_prices=_balance_prices_parallel),
     finalize=parallel_variant(finalize),
     ssp=parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima)),
 )
@@ -330,12 +347,15 @@ def _params() -> np.ndarray:
             c["balanced_sample_min_excess"],
             c["balanced_sample_min_capacity"],
             c["balanced_sample_max_factor"],
-            c["balanced_sample_nested_excess"],
-            c["balanced_sample_nested_min_capacity"],
-            c["balanced_sample_nested_max_factor"],
             c["balanced_sample_stop_below"],
             c["balanced_auction_stop_per_column"],
-            c["balanced_sample_stop_per_column"],
+            c["balanced_prices_max_passes"],
+            c["balanced_prices_damp"],
+            c["balanced_prices_width"],
+            c["balanced_prices_stop_below"],
+            c["balanced_prices_stop_sqrt"],
+            c["balanced_prices_min_progress"],
+            c["balanced_prices_auction_above"],
         ],
         dtype=np.float64,
     )
