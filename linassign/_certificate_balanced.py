@@ -56,9 +56,7 @@ def _check_order(assignment: np.ndarray, order: np.ndarray, n_cols: int) -> None
     key = np.where(assignment >= 0, assignment, n_cols)  # dropped rows last
     expected = np.argsort(key, kind="stable")
     if not np.array_equal(order, expected):
-        raise CertificateError(
-            "order does not group the rows by column (ascending, stable, dropped rows last)"
-        )
+        raise CertificateError("order does not group the rows by column (ascending, stable, dropped rows last)")
 
 
 def verify_one(
@@ -138,17 +136,11 @@ def verify_one(
     return abs(math.fsum(terms.tolist()))
 
 
-def verify_balanced(
-    scores: np.ndarray, result: Any, host: Callable[[Any], np.ndarray], capacity: Any = None
-) -> Any:
+def verify_balanced(scores: np.ndarray, result: Any, host: Callable[[Any], np.ndarray], capacity: Any = None) -> Any:
     """``linassign.verify`` for a ``BalancedResult``: the recomputed gap (an array for a batch)."""
-    fields = [
-        host(f) for f in (result.assignment, result.order, result.counts, result.prices, result.objective)
-    ]
+    fields = [host(f) for f in (result.assignment, result.order, result.counts, result.prices, result.objective)]
     maximize = bool(result.maximize)
-    cap = (
-        None if capacity is None else np.broadcast_to(np.asarray(capacity, dtype=np.int64), scores.shape[-1:])
-    )
+    cap = None if capacity is None else np.broadcast_to(np.asarray(capacity, dtype=np.int64), scores.shape[-1:])
     if scores.ndim == 3:
         return np.asarray(
             [verify_one(scores[b], *(f[b] for f in fields), maximize, cap) for b in range(scores.shape[0])]

@@ -178,6 +178,7 @@ def wrap_scalar(value: Any, origin: Origin) -> Any:
         return value.item() if hasattr(value, "item") else value
     return wrap(np.asarray(value), origin)
 
+
 # ----------------------------------------------------------------------------------------------------------
 # Sinkhorn and auction (issue 4)
 # ----------------------------------------------------------------------------------------------------------
@@ -185,7 +186,6 @@ KERNELS[("sinkhorn", "cpu")] = "linassign._numba._sinkhorn:solve_sinkhorn"
 KERNELS[("sinkhorn_batch", "cpu")] = "linassign._numba._sinkhorn:solve_sinkhorn_batch"
 KERNELS[("auction", "cpu")] = "linassign._numba._auction:solve_auction"
 KERNELS[("auction_batch", "cpu")] = "linassign._numba._auction:solve_auction_batch"
-
 
 
 # ----------------------------------------------------------------------------------------------------------
