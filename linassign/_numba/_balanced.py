@@ -130,7 +130,8 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
     (from zero prices, with popular columns) would do most of the climb. Speed only: the full problem is
     then solved exactly. Returns the passes."""
     m = k_sub * E
-    passes, _ = balance_prices(
+    e2 = np.empty((0, 0))
+    passes, _, _ = balance_prices(
         _every_fth_row(s, f, m),
         sgn,
         p,
@@ -142,6 +143,15 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
         int(params[17]),
         params[22],
         params[11] * m,
+        -1,
+        np.empty(m, np.int64),
+        np.empty(E, np.int64),
+        e2,
+        np.empty((0, 0), np.int64),
+        e2,
+        np.empty((0, 0), np.int64),
+        np.empty(0),
+        np.empty(m),
     )
     return passes
 
@@ -230,9 +240,20 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # No prices given, capacities summing to n: count-balancing steps on the whole matrix, from zero or the
     # subsample's prices, until at most min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess (x_steps:
     # the excess they leave, -1 if they did not run or could not move).
+    run_steps = method != 2 and not given and not many_ties and Ec == E and n_dummy == 0 and n > 0
+    # The arc minima of the exact phase, made by the greedy pass when the exact phase follows it directly (or
+    # by the steps' last pass).
+    want_M = given or method == 0 or run_steps
+    M = np.empty((Ec, Ec) if want_M else (0, 0))
+    W = np.empty((Ec, Ec) if want_M else (0, 0), np.int64)
+    M2 = np.empty((Ec, Ec) if want_M else (0, 0))
+    W2 = np.empty((Ec, Ec) if want_M else (0, 0), np.int64)
+    own = np.empty(n if want_M else 0)
+    margin = np.empty(n if want_M else 0)
     x_steps = -1
-    if method != 2 and not given and not many_ties and Ec == E and n_dummy == 0 and n > 0:
-        passes, x_steps = balance_prices(
+    arcs_done = False
+    if run_steps:
+        passes, x_steps, arcs_done = balance_prices(
             s,
             sgn,
             p,
@@ -244,6 +265,15 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             int(params[17]),
             params[22],
             params[11] * n,
+            int(params[23] * n) if method == 1 else n,
+            col,
+            cnt,
+            M,
+            W,
+            M2,
+            W2,
+            own,
+            margin,
         )
         n_iter += passes
     # After the steps the auction runs only above a lower excess (they leave the start close to balanced).
@@ -251,13 +281,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # From given prices, for the exact phase alone, or when the auction will not run, the exact phase follows
     # the greedy start directly: then one pass makes both the start and the exact phase's arc minima.
     have_M = given or method == 0 or (0 <= x_steps <= skip_below * n)
-    M = np.empty((Ec, Ec) if have_M else (0, 0))
-    W = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
-    M2 = np.empty((Ec, Ec) if have_M else (0, 0))
-    W2 = np.empty((Ec, Ec) if have_M else (0, 0), np.int64)
-    own = np.empty(n if have_M else 0)
-    margin = np.empty(n if have_M else 0)
-    if have_M:
+    if arcs_done:
+        status = STATUS_OK
+    elif have_M:
         status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     else:
         status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
@@ -287,7 +313,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
 
 
 _balance_prices_parallel = parallel_variant(
-    balance_prices, parallel=False, best_and_margin=parallel_variant(best_and_margin)
+    balance_prices,
+    parallel=False,
+    best_and_margin=parallel_variant(best_and_margin),
+    greedy_arcs=parallel_variant(greedy_arcs),
 )
 # One large problem: the same solver whose full passes over the matrix (the greedy start, the arc minima of
 # the exact phase and the certificate's row duals) split their rows over the threads.

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from ._balanced_common import PARALLEL, checked_argmax, row_blocks, row_max_except
+from ._balanced_ssp import greedy_arcs
 from ._common import INF
 
 
@@ -42,7 +43,28 @@ def best_and_margin(s, sgn, p, E, col, margin):
 
 
 @numba.njit(cache=True, nogil=True)
-def balance_prices(s, sgn, p, E, capx, damp, width, stop, max_passes, min_progress, max_ties):
+def balance_prices(
+    s,
+    sgn,
+    p,
+    E,
+    capx,
+    damp,
+    width,
+    stop,
+    max_passes,
+    min_progress,
+    max_ties,
+    arcs_below,
+    col,
+    cnt,
+    M,
+    W,
+    M2,
+    W2,
+    own,
+    margin,
+):
     """Damped count-balancing steps on prices ``p`` (E,), in place; capacities ``capx`` (E,) summing to n
     (no drop column, no dummy rows). Each pass finds every row's best column and margin; the step raises
     each column's price by ``damp * (cnt[e] - capx[e]) / density[e]``, where density[e] counts e's rows with a
@@ -50,61 +72,74 @@ def balance_prices(s, sgn, p, E, capx, damp, width, stop, max_passes, min_progre
 
     Stops once the excess (rows over the capacities) is at most ``stop``, after ``max_passes`` passes, or
     when a pass did not cut the excess to below ``min_progress`` times the previous one; ``p`` is then the
-    prices of the pass with the least excess. Returns (passes, excess at p): excess -1 when a pass found
-    an invalid entry or a row without an allowed column (p is then left as given; the greedy pass reports
-    it), or when the first pass finds more than ``max_ties`` rows tied between their two best columns or the
-    margins all zero or infinite (tied scores: the steps cannot move them, and prices off the integers would
-    set the auction on price wars between the tied columns)."""
+    prices of the pass with the least excess.
+
+    A pass expected to be the last and to leave at most ``arcs_below`` rows in excess (the excess falling by
+    the ratio of the pass before, or 0.4 after the first), after which the exact phase follows directly, is
+    ``greedy_arcs`` (the greedy start and the exact phase's arc minima, written to col, cnt, M, W, M2, W2, own
+    and margin), which the solve needs next anyway: a pass saved. Otherwise col and margin are work arrays
+    (``arcs_below`` < 0: never).
+
+    Returns (passes, x, arcs_done): x the excess at p, -1 when a pass found an invalid entry or a row without
+    an allowed column (p is then left as given; the greedy pass reports it), or when the first pass finds more
+    than ``max_ties`` rows tied between their two best columns or the margins all zero or infinite (tied
+    scores: the steps cannot move them, and prices off the integers would set the auction on price wars
+    between the tied columns); arcs_done when the arrays hold ``greedy_arcs``' output at the returned p."""
     n = s.shape[0]
-    col = np.empty(n, np.int64)
-    margin = np.empty(n)
-    cnt = np.empty(E)
+    cnt_f = np.empty(E)
     near = np.empty(E)
     best = p.copy()
     best_x = -1
     passes = 0
+    last_arcs = False
+    ratio = 0.4
     while passes < max_passes:
-        best_and_margin(s, sgn, p, E, col, margin)
+        last_arcs = best_x >= 0 and best_x * ratio <= min(stop, arcs_below)
+        if last_arcs:
+            greedy_arcs(s, sgn, p, E, False, col, cnt, M, W, M2, W2, own, margin)
+        else:
+            best_and_margin(s, sgn, p, E, col, margin)
         passes += 1
         total = 0.0
         m = 0
         ties = 0
         for i in range(n):
             if col[i] < 0:  # the same rows on every pass: only the first one finds them
-                return passes, -1
+                return passes, -1, False
             if margin[i] < INF:
                 total += margin[i]
                 m += 1
                 ties += margin[i] == 0.0
         if passes == 1 and ties > max_ties:
-            return passes, -1
+            return passes, -1, False
         if m == 0 or not total > 0.0:
-            return passes, -1 if best_x < 0 else _restore(p, best, best_x)
+            return passes, (-1 if best_x < 0 else _restore(p, best, best_x)), False
         g = total / m
         d = width * g
-        cnt[:] = 0.0
+        cnt_f[:] = 0.0
         near[:] = 0.0
         for i in range(n):
-            cnt[col[i]] += 1.0
+            cnt_f[col[i]] += 1.0
             if margin[i] < d:
                 near[col[i]] += 1.0
         x = 0
         for e in range(E):
-            if cnt[e] > capx[e]:
-                x += int(cnt[e]) - capx[e]
-        if best_x < 0 or x < best_x:
-            last = best_x
-            best[:] = p
-            best_x = x
-            if x <= stop or (last >= 0 and x > min_progress * last):
-                return passes, x
-        else:
-            return passes, _restore(p, best, best_x)
+            if cnt_f[e] > capx[e]:
+                x += int(cnt_f[e]) - capx[e]
+        if best_x >= 0 and x >= best_x:
+            return passes, _restore(p, best, best_x), False
+        last = best_x
+        best[:] = p
+        best_x = x
+        if x <= stop or (last >= 0 and x > min_progress * last):
+            return passes, x, last_arcs
+        if last > 0:
+            ratio = x / last
         for e in range(E):
             if capx[e] > 0:
                 dens = max(near[e] / d, capx[e] / (4.0 * g))
-                p[e] += damp * (cnt[e] - capx[e]) / dens
-    return passes, _restore(p, best, best_x)
+                p[e] += damp * (cnt_f[e] - capx[e]) / dens
+    return passes, _restore(p, best, best_x), False
 
 
 @numba.njit(cache=True, nogil=True)
