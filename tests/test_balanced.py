@@ -405,7 +405,7 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
         balanced_prices_stop_below=0.0,
         balanced_prices_stop_per_column=0.0,
         balanced_prices_min_progress=1.0,
-        balanced_auction_max_ties=1.0,
+        balanced_prices_max_ties=1.0,
         balanced_prices_auction_above=0.0,
     )
     try:
