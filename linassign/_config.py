@@ -85,12 +85,15 @@ CONFIG.update(
         # width mean margins of their second column. At most max_passes passes; they stop once at most
         # min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess, or when a pass cuts the excess by less
         # than min_progress. The auction then runs only if more than auction_above of the rows are in excess
-        # (instead of auction_skip_below). Base 16384 x 128: greedy 3043 rows in excess -> 922 -> 310 -> 136
+        # (instead of auction_skip_below). Base 16384 x 128: greedy 3043 rows in excess -> 937 -> 231 -> 123
         # after three steps. The stop measured best (of 1%, 3%, 5%, 6% and 1-4 rows per column) at 2048,
         # 16384 and 65536 rows: ~2 sqrt(n) rows, where one more pass costs what the exact phase saves.
+        # width 1.5 against 1 (interleaved, 9 rounds): base 16384 over three seeds -0 to -0.5 ms, skewed 16384
+        # -0.4, base 65536 -1.5 ms, base 2048 -0.1; within noise elsewhere. Longer steps (width 2.5 or 3, or
+        # damp 0.6 with width 2) overshoot: base 16384 5.4 -> 7.4-8.8 ms.
         "balanced_prices_max_passes": 8,
         "balanced_prices_damp": 0.5,
-        "balanced_prices_width": 1.0,
+        "balanced_prices_width": 1.5,
         "balanced_prices_stop_below": 0.05,
         "balanced_prices_stop_sqrt": 2.0,
         "balanced_prices_min_progress": 0.8,

@@ -11,7 +11,7 @@ The columns interact (rows pushed out of e enter their second column), hence the
 The steps only find starting prices: the solve then puts every row in a best column under them and the
 auction and the exact phase finish from there, so that nothing here affects the answer, only the time. On
 BASE-like scores a few passes take the greedy start from ~20% of the rows in excess to ~1% (16384 x 128:
-3043 -> 922 -> 310 -> 136), where the column-by-column auction needs hundreds of steps with a heap each
+3043 -> 937 -> 231 -> 123), where the column-by-column auction needs hundreds of steps with a heap each
 for the same. Scores mostly tied (small integers) make no progress (margins 0); the steps then stop at
 once and leave the prices as they were.
 """
