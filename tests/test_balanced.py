@@ -390,11 +390,15 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
     method=st.sampled_from(["auction", "hungarian"]),
     damp=st.sampled_from([0.5, 1.0, 3.0]),
     width=st.sampled_from([0.1, 1.0, 10.0]),
+    stop_sqrt=st.sampled_from([0.0, 1.0, 3.0]),
+    slack=st.sampled_from([1.0, 4.0]),
 )
-def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, method, damp, width):
+def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, method, damp, width, stop_sqrt, slack):
     """Count-balancing price steps (``balance_prices``) forced on every problem they apply to (capacities
-    summing to n), all eight passes unless the excess stops falling, with steps too long and too short, and
-    the auction forced after them: forbidden pairs, ties, integer and huge scores, infeasible problems."""
+    summing to n), with steps too long and too short, run until the excess stops falling (stop 0) or to a
+    stop of a few rows (where the last pass may hand its arc minima to the exact phase), and the auction
+    forced after them (when it does not take those arc minima): forbidden pairs, ties, integer and huge
+    scores, infeasible problems."""
     from linassign._config import CONFIG
 
     want = expanded_optimum(case.scores, case.cap, case.maximize)
@@ -402,11 +406,12 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
     CONFIG.update(
         balanced_prices_damp=damp,
         balanced_prices_width=width,
-        balanced_prices_stop_below=0.0,
-        balanced_prices_stop_per_column=0.0,
+        balanced_prices_stop_below=1.0 if stop_sqrt else 0.0,
+        balanced_prices_stop_sqrt=stop_sqrt,
+        balanced_prices_arcs_slack=slack,
         balanced_prices_min_progress=1.0,
         balanced_prices_max_ties=1.0,
-        balanced_prices_auction_above=0.0,
+        balanced_prices_auction_above=0.0 if method == "auction" and not stop_sqrt else 1.0,
     )
     try:
         if want is None:
@@ -418,6 +423,31 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
         CONFIG.clear()
         CONFIG.update(saved)
     check_result(case, res, want)
+
+
+@pytest.mark.parametrize("kind", ["base", "skewed"])
+def test_the_last_count_balancing_pass_is_the_greedy_arc_minima_pass(kind):
+    """When the steps end on a pass that built the exact phase's arc minima (``arcs_done``), what they hand
+    over is exactly what ``greedy_arcs`` makes at the prices they return."""
+    from linassign._cli import make_scores
+    from linassign._numba._balanced_prices import balance_prices
+    from linassign._numba._balanced_ssp import greedy_arcs
+
+    n, E = 2048, 16
+    s = make_scores(kind, n, E)
+    capx = np.full(E, n // E, np.int64)
+    p = np.zeros(E)
+    col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+    M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
+    passes, x, arcs_done = balance_prices(
+        s, 1.0, p, E, capx, 0.5, 1.5, 100, 8, 0.8, 0.05 * n, n, 2.0, col, cnt, M, W, M2, W2, own, margin
+    )
+    assert arcs_done and passes >= 2 and 0 <= x <= 200
+    want = [np.empty_like(a) for a in (col, cnt, M, W, M2, W2, own, margin)]
+    assert greedy_arcs(s, 1.0, p, E, False, *want) == 0
+    assert int(np.maximum(want[1] - capx, 0).sum()) == x
+    for got, ref in zip((col, cnt, M, W, M2, W2, own, margin), want, strict=True):
+        np.testing.assert_array_equal(got, ref)
 
 
 @settings(max_examples=60)

@@ -144,6 +144,7 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
         params[22],
         params[24] * m,
         -1,
+        1.0,
         np.empty(m, np.int64),
         np.empty(E, np.int64),
         e2,
@@ -266,6 +267,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             params[22],
             params[24] * n,
             int(params[23] * n) if method == 1 else n,
+            params[25],
             col,
             cnt,
             M,
@@ -386,6 +388,7 @@ def _params() -> np.ndarray:
             c["balanced_prices_min_progress"],
             c["balanced_prices_auction_above"],
             c["balanced_prices_max_ties"],
+            c["balanced_prices_arcs_slack"],
         ],
         dtype=np.float64,
     )

@@ -56,6 +56,7 @@ def balance_prices(
     min_progress,
     max_ties,
     arcs_below,
+    slack,
     col,
     cnt,
     M,
@@ -77,7 +78,9 @@ def balance_prices(
     A pass expected to be the last and to leave at most ``arcs_below`` rows in excess (the excess falling by
     the ratio of the pass before, or 0.4 after the first), after which the exact phase follows directly, is
     ``greedy_arcs`` (the greedy start and the exact phase's arc minima, written to col, cnt, M, W, M2, W2, own
-    and margin), which the solve needs next anyway: a pass saved. Otherwise col and margin are work arrays
+    and margin), which the solve needs next anyway: a pass saved. Such a pass also ends the steps if it leaves
+    up to ``slack`` times ``stop`` rows in excess (and at most ``arcs_below``): the exact phase takes the
+    rest for less than another two passes would cost. Otherwise col and margin are work arrays
     (``arcs_below`` < 0: never).
 
     Returns (passes, x, arcs_done): x the excess at p, -1 when a pass found an invalid entry or a row without
@@ -131,7 +134,7 @@ def balance_prices(
         last = best_x
         best[:] = p
         best_x = x
-        if x <= stop or (last >= 0 and x > min_progress * last):
+        if x <= stop or (last_arcs and x <= min(slack * stop, arcs_below)) or (last >= 0 and x > min_progress * last):
             return passes, x, last_arcs
         if last > 0:
             ratio = x / last
