@@ -98,10 +98,10 @@ CONFIG.update(
         "balanced_prices_stop_sqrt": 2.0,
         "balanced_prices_min_progress": 0.8,
         "balanced_prices_auction_above": 0.02,
-        # The pass expected to reach the stop builds the exact phase's arc minima too; when it leaves up to
-        # arcs_slack times the stop, the steps end there anyway (hungarian 2048 x 128, base seeds 0 and 1:
-        # 2.15 -> 1.53 and 1.76 -> 1.27 ms, normal 1.70 -> 1.23, skewed 1.91 -> 1.65; auction and 16384 x 128
-        # unchanged).
+        # The pass expected to leave at most arcs_slack times the stop builds the exact phase's arc minima too,
+        # and if it does, the steps end there (hungarian 2048 x 128, base seeds 0 and 1: 2.15 -> 1.53 and
+        # 1.76 -> 1.27 ms, normal 1.70 -> 1.23, skewed 1.91 -> 1.65; auction normal 65536 x 128 21.5 -> 16.3;
+        # unchanged elsewhere).
         "balanced_prices_arcs_slack": 2.0,
         # Scores with more than this fraction of the rows tied between their two best columns in the first
         # pass (small integers) get no steps: prices off the integers set the auction on price wars between

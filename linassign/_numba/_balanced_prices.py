@@ -75,13 +75,12 @@ def balance_prices(
     when a pass did not cut the excess to below ``min_progress`` times the previous one; ``p`` is then the
     prices of the pass with the least excess.
 
-    A pass expected to be the last and to leave at most ``arcs_below`` rows in excess (the excess falling by
-    the ratio of the pass before, or 0.4 after the first), after which the exact phase follows directly, is
-    ``greedy_arcs`` (the greedy start and the exact phase's arc minima, written to col, cnt, M, W, M2, W2, own
-    and margin), which the solve needs next anyway: a pass saved. Such a pass also ends the steps if it leaves
-    up to ``slack`` times ``stop`` rows in excess (and at most ``arcs_below``): the exact phase takes the
-    rest for less than another two passes would cost. Otherwise col and margin are work arrays
-    (``arcs_below`` < 0: never).
+    A pass expected to leave at most ``slack`` times ``stop`` rows in excess, and at most ``arcs_below`` (the
+    exact phase then follows directly), by the ratio of the pass before (0.4 after the first), is
+    ``greedy_arcs``: the greedy start and the exact phase's arc minima, written to col, cnt, M, W, M2, W2, own
+    and margin, which the solve needs next anyway (a pass saved). If it does leave that little, the steps end
+    there: the exact phase takes the rest for less than another two passes would cost. Otherwise col and
+    margin are work arrays (``arcs_below`` < 0: never).
 
     Returns (passes, x, arcs_done): x the excess at p, -1 when a pass found an invalid entry or a row without
     an allowed column (p is then left as given; the greedy pass reports it), or when the first pass finds more
@@ -97,7 +96,7 @@ def balance_prices(
     last_arcs = False
     ratio = 0.4
     while passes < max_passes:
-        last_arcs = best_x >= 0 and best_x * ratio <= min(stop, arcs_below)
+        last_arcs = best_x >= 0 and best_x * ratio <= min(slack * stop, arcs_below)
         if last_arcs:
             greedy_arcs(s, sgn, p, E, False, col, cnt, M, W, M2, W2, own, margin)
         else:
