@@ -79,6 +79,26 @@ def check_result(case: Case, res, want: float) -> None:
     assert linassign.verify(case.scores, res) <= 1e-9 * scale * max(n, 1)
 
 
+def check_with_config(case: Case, method: str, **config) -> None:
+    """Solve ``case`` with ``CONFIG`` updated by ``config`` for the call: ``InfeasibleError`` exactly when scipy
+    finds the expanded problem infeasible, else ``check_result`` against scipy's optimum."""
+    from linassign._config import CONFIG
+
+    want = expanded_optimum(case.scores, case.cap, case.maximize)
+    saved = dict(CONFIG)
+    CONFIG.update(config)
+    try:
+        if want is None:
+            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
+                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+            return
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+    check_result(case, res, want)
+
+
 @st.composite
 def balanced_problems(draw, max_rows=9, max_cols=5, max_cap=4):
     n_cols = draw(st.integers(1, max_cols))
@@ -314,11 +334,9 @@ def test_an_infeasible_problem_is_reported_quickly_by_every_method():
 def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
     """The auction runs on every problem (no skip for small excess or ties, tiny step budgets or none), from
     the greedy start at zero prices (no count-balancing steps)."""
-    from linassign._config import CONFIG
-
-    want = expanded_optimum(case.scores, case.cap, case.maximize)
-    saved = dict(CONFIG)
-    CONFIG.update(
+    check_with_config(
+        case,
+        "auction",
         balanced_prices_max_passes=0,
         balanced_auction_skip_below=0.0,
         balanced_auction_stop_below=0.0,
@@ -327,16 +345,6 @@ def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
         balanced_auction_eps_last=eps / 100,
         balanced_auction_steps_per_column=1 if eps == 3.0 else 200,
     )
-    try:
-        if want is None:
-            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
-                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize)
-            return
-        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize)
-    finally:
-        CONFIG.clear()
-        CONFIG.update(saved)
-    check_result(case, res, want)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -366,22 +374,14 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
     """Starting prices from every f-th row (``subsample_prices``), forced on every problem it applies to
     (equal capacities summing to n, at least 4 rows per column), including forbidden pairs, ties and
     subsamples that are infeasible on their own."""
-    from linassign._config import CONFIG
-
-    want = expanded_optimum(case.scores, case.cap, case.maximize)
-    saved = dict(CONFIG)
     # A negative threshold: the estimate of the excess (>= 0) always passes it.
-    CONFIG.update(balanced_sample_min_excess=-1.0, balanced_sample_min_capacity=1, balanced_sample_max_factor=64)
-    try:
-        if want is None:
-            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
-                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
-            return
-        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
-    finally:
-        CONFIG.clear()
-        CONFIG.update(saved)
-    check_result(case, res, want)
+    check_with_config(
+        case,
+        method,
+        balanced_sample_min_excess=-1.0,
+        balanced_sample_min_capacity=1,
+        balanced_sample_max_factor=64,
+    )
 
 
 @settings(max_examples=150)
@@ -399,11 +399,9 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
     stop of a few rows (where the last pass may hand its arc minima to the exact phase), and the auction
     forced after them (when it does not take those arc minima): forbidden pairs, ties, integer and huge
     scores, infeasible problems."""
-    from linassign._config import CONFIG
-
-    want = expanded_optimum(case.scores, case.cap, case.maximize)
-    saved = dict(CONFIG)
-    CONFIG.update(
+    check_with_config(
+        case,
+        method,
         balanced_prices_damp=damp,
         balanced_prices_width=width,
         balanced_prices_stop_below=1.0 if stop_sqrt else 0.0,
@@ -413,16 +411,6 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
         balanced_prices_max_ties=1.0,
         balanced_prices_auction_above=0.0 if method == "auction" and not stop_sqrt else 1.0,
     )
-    try:
-        if want is None:
-            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
-                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
-            return
-        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
-    finally:
-        CONFIG.clear()
-        CONFIG.update(saved)
-    check_result(case, res, want)
 
 
 @pytest.mark.parametrize("kind", ["base", "skewed"])
@@ -465,8 +453,6 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
 ):
     """Count-balancing steps on every 4th row (k / 4 per column, ``subsample_prices``) and then on the whole
     matrix, forced on problems of k rows per column, each run until its excess stops falling."""
-    from linassign._config import CONFIG
-
     rng = np.random.default_rng(seed)
     n = k * n_cols
     s = {
@@ -477,10 +463,9 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
     }[kind]()
     if forbid:
         s[rng.random((n, n_cols)) < 0.25] = -np.inf if maximize else np.inf
-    cap = np.full(n_cols, k)
-    want = expanded_optimum(s, cap, maximize)
-    saved = dict(CONFIG)
-    CONFIG.update(
+    check_with_config(
+        Case(s, None, np.full(n_cols, k), maximize),
+        method,
         balanced_sample_min_excess=-1.0,
         balanced_sample_min_capacity=k // 4,
         balanced_sample_max_factor=4,
@@ -489,16 +474,6 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
         balanced_prices_stop_sqrt=0.0,
         balanced_prices_min_progress=1.0,
     )
-    try:
-        if want is None:
-            with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
-                linassign.balanced_assignment(s, maximize=maximize, method=method)
-            return
-        res = linassign.balanced_assignment(s, maximize=maximize, method=method)
-    finally:
-        CONFIG.clear()
-        CONFIG.update(saved)
-    check_result(Case(s, None, cap, maximize), res, want)
 
 
 @pytest.mark.parametrize("method", ["auction", "hungarian"])

@@ -130,31 +130,57 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
     (from zero prices, with popular columns) would do most of the climb. Speed only: the full problem is
     then solved exactly. Returns the passes."""
     m = k_sub * E
-    e2 = np.empty((0, 0))
-    passes, _, _ = balance_prices(
+    no_f = np.empty((0, 0))
+    no_i = np.empty((0, 0), np.int64)
+    passes, _, _ = _steps(
         _every_fth_row(s, f, m),
         sgn,
         p,
         E,
         np.full(E, k_sub, np.int64),
-        params[18],
-        params[19],
+        params,
         int(params[15] * m),
-        int(params[17]),
-        params[22],
-        params[24] * m,
-        -1,
-        1.0,
+        -1,  # never the arc minima: col and margin are work arrays
         np.empty(m, np.int64),
         np.empty(E, np.int64),
-        e2,
-        np.empty((0, 0), np.int64),
-        e2,
-        np.empty((0, 0), np.int64),
+        no_f,
+        no_i,
+        no_f,
+        no_i,
         np.empty(0),
         np.empty(m),
     )
     return passes
+
+
+@numba.njit(cache=True, nogil=True)
+def _steps(s, sgn, p, E, capx, params, stop, arcs_below, col, cnt, M, W, M2, W2, own, margin):
+    """``balance_prices`` with its tunables read from ``params`` (see ``_params``), down to ``stop`` rows in
+    excess, its last pass building the arc minima when it leaves at most ``arcs_below`` (< 0: never)."""
+    n = s.shape[0]
+    return balance_prices(
+        s,
+        sgn,
+        p,
+        E,
+        capx,
+        params[18],
+        params[19],
+        stop,
+        int(params[17]),
+        params[22],
+        params[24] * n,
+        arcs_below,
+        params[25],
+        col,
+        cnt,
+        M,
+        W,
+        M2,
+        W2,
+        own,
+        margin,
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -254,20 +280,15 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     x_steps = -1
     arcs_done = False
     if run_steps:
-        passes, x_steps, arcs_done = balance_prices(
+        passes, x_steps, arcs_done = _steps(
             s,
             sgn,
             p,
             E,
             capx,
-            params[18],
-            params[19],
+            params,
             int(min(params[20] * n, params[21] * np.sqrt(n))),
-            int(params[17]),
-            params[22],
-            params[24] * n,
             int(params[23] * n) if method == 1 else n,
-            params[25],
             col,
             cnt,
             M,
@@ -314,11 +335,15 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
-_balance_prices_parallel = parallel_variant(
-    balance_prices,
+_steps_parallel = parallel_variant(
+    _steps,
     parallel=False,
-    best_and_margin=parallel_variant(best_and_margin),
-    greedy_arcs=parallel_variant(greedy_arcs),
+    balance_prices=parallel_variant(
+        balance_prices,
+        parallel=False,
+        best_and_margin=parallel_variant(best_and_margin),
+        greedy_arcs=parallel_variant(greedy_arcs),
+    ),
 )
 # One large problem: the same solver whose full passes over the matrix (the greedy start, the arc minima of
 # the exact phase and the certificate's row duals) split their rows over the threads.
@@ -333,8 +358,8 @@ solve_one_parallel = parallel_variant(
         auction=parallel_variant(auction, parallel=False, initial_bids=parallel_variant(initial_bids)),
     ),
     greedy_arcs=parallel_variant(greedy_arcs),
-    balance_prices=_balance_prices_parallel,
-    subsample_prices=parallel_variant(subsample_prices, parallel=False, balance_prices=_balance_prices_parallel),
+    _steps=_steps_parallel,
+    subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),
     finalize=parallel_variant(finalize),
     ssp=parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima)),
 )
