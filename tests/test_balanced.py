@@ -438,6 +438,42 @@ def test_the_last_count_balancing_pass_is_the_greedy_arc_minima_pass(kind):
         np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize(
+    ("kind", "n", "E", "drop"),
+    [
+        ("base", 2048, 128, False),
+        ("integer", 2048, 128, False),
+        ("forbidden", 1000, 7, True),
+        ("normal", 20000, 16, False),
+    ],
+)
+def test_the_parallel_greedy_arc_minima_pass_equals_the_serial_one(kind, n, E, drop):
+    """One problem on the threads makes the greedy start and the arc minima in two passes below 16384 rows
+    (``greedy_then_arcs``: rows, then columns) and in one pass with private blocks above; both must hand the
+    exact phase what the serial single pass makes, array for array (ties, forbidden pairs, a drop column)."""
+    from linassign._cli import make_scores
+    from linassign._numba._balanced import _greedy_arcs_parallel
+    from linassign._numba._balanced_ssp import greedy_arcs
+
+    rng = np.random.default_rng(3)
+    if kind == "forbidden":
+        s = rng.standard_normal((n, E))
+        s[rng.random((n, E)) < 0.3] = -np.inf
+    else:
+        s = make_scores(kind, n, E)
+    Ec = E + 1 if drop else E
+    p = 0.1 * rng.standard_normal(Ec)
+    outs = []
+    for kernel in (greedy_arcs, _greedy_arcs_parallel):
+        arrays = (np.empty(n, np.int64), np.zeros(Ec, np.int64), np.empty((Ec, Ec)), np.empty((Ec, Ec), np.int64))
+        arrays += (np.empty((Ec, Ec)), np.empty((Ec, Ec), np.int64), np.empty(n), np.zeros(n))
+        assert kernel(s, 1.0, p, E, drop, *arrays) == 0
+        outs.append(arrays)
+    assert outs[0][1].sum() == n
+    for got, ref in zip(outs[1], outs[0], strict=True):
+        np.testing.assert_array_equal(got, ref)
+
+
 @settings(max_examples=60)
 @given(
     n_cols=st.integers(1, 4),

@@ -36,7 +36,7 @@ from ._balanced_common import (
 )
 from ._balanced_prices import balance_prices, best_and_margin
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import arc_minima, greedy_arcs, ssp
+from ._balanced_ssp import arc_minima, greedy_arcs, greedy_then_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 
 METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
@@ -279,6 +279,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     margin = np.empty(n if want_M else 0)
     x_steps = -1
     arcs_done = False
+    # After the steps the auction runs only above a lower excess (they leave the start close to balanced):
+    # auction_above of the rows, and at least auction_above_per_column rows per column (a unit of excess costs
+    # the exact phase scans of a column's members, which are few in small problems).
+    direct = max(params[23] * n, params[26] * E)
     if run_steps:
         passes, x_steps, arcs_done = _steps(
             s,
@@ -288,7 +292,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             capx,
             params,
             int(min(params[20] * n, params[21] * np.sqrt(n))),
-            int(params[23] * n) if method == 1 else n,
+            int(direct) if method == 1 else n,
             col,
             cnt,
             M,
@@ -299,11 +303,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             margin,
         )
         n_iter += passes
-    # After the steps the auction runs only above a lower excess (they leave the start close to balanced).
-    skip_below = params[23] if x_steps >= 0 else params[9]
+    skip_x = direct if x_steps >= 0 else params[9] * n
     # From given prices, for the exact phase alone, or when the auction will not run, the exact phase follows
     # the greedy start directly: then one pass makes both the start and the exact phase's arc minima.
-    have_M = given or method == 0 or (0 <= x_steps <= skip_below * n)
+    have_M = given or method == 0 or (0 <= x_steps <= skip_x)
     if arcs_done:
         status = STATUS_OK
     elif have_M:
@@ -318,7 +321,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
-    if (method == 1 and excess > skip_below * n and not many_ties) or (method == 2 and tol >= 0.0):
+    if (method == 1 and excess > skip_x and not many_ties) or (method == 2 and tol >= 0.0):
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, -1)
         n_iter += steps
         exact = not early
@@ -335,6 +338,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
+_greedy_arcs_parallel = parallel_variant(
+    greedy_arcs,
+    greedy_then_arcs=parallel_variant(greedy_then_arcs, arc_minima=parallel_variant(arc_minima)),
+)
 _steps_parallel = parallel_variant(
     _steps,
     parallel=False,
@@ -342,7 +349,7 @@ _steps_parallel = parallel_variant(
         balance_prices,
         parallel=False,
         best_and_margin=parallel_variant(best_and_margin),
-        greedy_arcs=parallel_variant(greedy_arcs),
+        greedy_arcs=_greedy_arcs_parallel,
     ),
 )
 # One large problem: the same solver whose full passes over the matrix (the greedy start, the arc minima of
@@ -357,7 +364,7 @@ solve_one_parallel = parallel_variant(
         parallel=False,
         auction=parallel_variant(auction, parallel=False, initial_bids=parallel_variant(initial_bids)),
     ),
-    greedy_arcs=parallel_variant(greedy_arcs),
+    greedy_arcs=_greedy_arcs_parallel,
     _steps=_steps_parallel,
     subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),
     finalize=parallel_variant(finalize),
@@ -414,6 +421,7 @@ def _params() -> np.ndarray:
             c["balanced_prices_auction_above"],
             c["balanced_prices_max_ties"],
             c["balanced_prices_arcs_slack"],
+            c["balanced_prices_auction_above_per_column"],
         ],
         dtype=np.float64,
     )

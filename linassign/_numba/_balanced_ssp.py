@@ -286,14 +286,41 @@ def arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2):
 
 
 @numba.njit(cache=True, nogil=True)
+def greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
+    """``greedy_arcs`` in two passes that split over the threads: the greedy start over the rows, then
+    ``arc_minima`` over the columns. For one problem too small for ``greedy_arcs``' private blocks (fewer
+    than 16384 rows: it would run on one thread) whose matrix is in cache: 2048 x 128 0.38 -> 0.17 ms, 8192 x
+    128 1.37 -> 0.75 ms. The same output: arc_minima takes each column's members in row order, as the single
+    pass does."""
+    n = s.shape[0]
+    Ec = M.shape[0]
+    nb = row_blocks(n, PARALLEL, 256)
+    for c in numba.prange(nb):
+        q = p.copy()  # row_max_except writes the prices it is given
+        for i in range(c * n // nb, (c + 1) * n // nb):
+            bad, j, v = checked_argmax(s, i, sgn, q, E, has_drop)
+            col[i] = -1 - bad if bad else j
+            if not bad and j >= 0 and not has_drop:
+                margin[i] = v - row_max_except(s, i, sgn, q, E, j)
+    status = greedy_status(col, cnt)
+    if status == STATUS_OK:
+        mem, lo, hi, _, _ = member_slots(col, cnt, cnt, False)
+        arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2)
+    return status
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
     memory once): for a warm start or the hungarian method, where the exact phase follows the greedy start
     directly. Writes M, W, M2, W2 (Ec, Ec), ``own`` (n,), each row's score in its column, and, without a drop
     column, ``margin`` (n,), how far its best value exceeds its second best (for ``finalize``); returns
-    greedy_start's status."""
+    greedy_start's status. On the threads with fewer than 16384 rows (one private block) it runs as
+    ``greedy_then_arcs`` instead: the same output from two passes that both split over the threads."""
     n = s.shape[0]
     Ec = M.shape[0]
+    if PARALLEL and row_blocks(n, PARALLEL, 16384) == 1:
+        return greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
     nb = bm.shape[0]
     for c in numba.prange(nb):
