@@ -51,7 +51,7 @@ _DUMMY = -2
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale):
+def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
     """Recompute M[a, b], its row W[a, b] and the second minimum M2, W2 over the current members of column a
     (no second is kept for a column holding dummy rows)."""
     best = INF
@@ -78,19 +78,16 @@ def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nst
     W[a, b] = w
     M2[a, b] = best2
     W2[a, b] = w2
-    if stale[a, b]:
-        stale[a, b] = False
-        nstale[a] -= 1
+    stale[a, b] = False
 
 
 @numba.njit(cache=True, nogil=True)
 def _leave_arcs(s, i, sgn, a, oa, lo, hi, real, M, W, M2, W2, stale):
     """Row i (score ``oa`` in its column a) leaves a: the fresh arcs a -> c, lo <= c < hi, whose minimum it was
     take their known second minimum (and stay fresh) or are marked stale, as are those whose row is not known
-    and which i may have been the minimum of; a second minimum that was i is forgotten. Returns how many arcs
-    were marked. Selects, not branches: a loop over the row that vectorizes. The columns are the real ones
-    (``real``) or the drop column alone (score 0)."""
-    marked = 0
+    and which i may have been the minimum of; a second minimum that was i is forgotten. Selects, not
+    branches: a loop over the row that vectorizes. The columns are the real ones (``real``) or the drop column
+    alone (score 0)."""
     for c in range(lo, hi):
         x = sgn * s[i, c] if real else 0.0
         w = W[a, c]
@@ -104,12 +101,10 @@ def _leave_arcs(s, i, sgn, a, oa, lo, hi, real, M, W, M2, W2, stale):
         W[a, c] = w2 if take else w
         W2[a, c] = _UNKNOWN if (take | forget) else w2
         stale[a, c] = stale[a, c] | mark
-        marked += 1 if mark else 0
-    return marked
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale, nstale):
+def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale):
     """Move real row i from column a to column b and keep the members, M, W, M2, W2 and the stale marks
     consistent."""
     Ec = M.shape[0]
@@ -124,9 +119,9 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2,
     cnt[a] -= 1
     cnt[b] += 1
     oa = own[i]
-    nstale[a] += _leave_arcs(s, i, sgn, a, oa, 0, E, True, M, W, M2, W2, stale)
+    _leave_arcs(s, i, sgn, a, oa, 0, E, True, M, W, M2, W2, stale)
     if Ec > E:
-        nstale[a] += _leave_arcs(s, i, sgn, a, oa, E, Ec, False, M, W, M2, W2, stale)
+        _leave_arcs(s, i, sgn, a, oa, E, Ec, False, M, W, M2, W2, stale)
     ob = score(s, i, b, sgn, E)
     own[i] = ob
     # Also on stale entries: they must stay lower bounds (their W, M2 and W2 are rewritten by the rescan that
@@ -136,7 +131,7 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2,
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_dummy(a, b, dm, M, W, W2, stale, nstale):
+def _move_dummy(a, b, dm, M, W, W2, stale):
     """Move one dummy row (score 0 everywhere) from column a to column b (which then keeps no second
     minima)."""
     Ec = M.shape[0]
@@ -148,19 +143,11 @@ def _move_dummy(a, b, dm, M, W, W2, stale, nstale):
                 w = W[a, c]
                 if w == _DUMMY or (w == _UNKNOWN and M[a, c] >= 0.0):
                     stale[a, c] = True
-                    nstale[a] += 1
     for c in range(Ec):
         W2[b, c] = _UNKNOWN
         if c != b and 0.0 < M[b, c]:
             M[b, c] = 0.0
             W[b, c] = _DUMMY
-
-
-@numba.njit(cache=True, nogil=True)
-def _known_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale):
-    """Make M[a, b] fresh and W[a, b] known."""
-    if stale[a, b] or W[a, b] == _UNKNOWN:
-        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -409,7 +396,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         W2 = np.empty((Ec, Ec), np.int64)
         arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2)
     stale = np.zeros((Ec, Ec), np.bool_)
-    nstale = np.zeros(Ec, np.int64)
     for a in range(Ec):
         if dm[a] > 0:
             for b in range(Ec):
@@ -452,7 +438,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
                 # distance is recomputed over the settled columns and e waits its turn again.
                 if stale[a, e]:
-                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
+                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
                 if M[a, e] > tight[e]:
                     best = INF
                     a = -1
@@ -510,7 +496,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 while pred[b] >= 0:
                     a = pred[b]
                     if stale[a, b] or W[a, b] == _UNKNOWN:
-                        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale, nstale)
+                        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
                     if M[a, b] > tight[b]:
                         ok = False
                         break
@@ -522,9 +508,9 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                     a = pred[b]
                     w = W[a, b]
                     if w == _DUMMY:
-                        _move_dummy(a, b, dm, M, W, W2, stale, nstale)
+                        _move_dummy(a, b, dm, M, W, W2, stale)
                     else:
-                        _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale, nstale)
+                        _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale)
                     b = a
                 excess -= 1
     return STATUS_OK, phases
