@@ -114,11 +114,16 @@ CONFIG.update(
         # tied columns (integer 4096 x 32, 15% tied: 0.72 -> 1.37 ms with the steps).
         "balanced_prices_max_ties": 0.05,
         # ... and first, when every f-th row's greedy start leaves more than min_excess of the rows in excess
-        # (popular columns), the same steps on that subsample (f <= max_factor as large as keeps min_capacity
-        # rows per column) until stop_below of its rows are in excess: skewed 16384 x 128 8.0 -> 7.1 ms,
-        # skewed 65536 x 128 39.5 -> 32.0 ms, base 65536 unchanged, base 16384 +0.5 ms.
+        # (popular columns), the same steps on that subsample (min_factor <= f <= max_factor as large as keeps
+        # min_capacity rows per column) until stop_below of its rows are in excess: skewed 16384 x 128 8.0 ->
+        # 7.1 ms, skewed 65536 x 128 39.5 -> 32.0 ms, base 65536 unchanged, base 16384 +0.5 ms (with the
+        # column auction of the time). 8 rows per column and f >= 8 since the sixth session (was 16 rows and
+        # f >= 4): interleaved, base 16384 x 128 over three seeds 5.21 -> 4.93, 5.00 -> 4.95, 4.97 -> 4.60 ms,
+        # skewed 16384 -2 to -3%, base 8192 -7 to -15%; f = 4 at 4096 x 128 was mixed (base +5 and +23%,
+        # skewed -3%), hence min_factor.
         "balanced_sample_min_excess": 0.1,
-        "balanced_sample_min_capacity": 16,
+        "balanced_sample_min_capacity": 8,
+        "balanced_sample_min_factor": 8,
         "balanced_sample_max_factor": 16,
         "balanced_sample_stop_below": 0.01,
         # One problem of at least this many scores runs its full passes over the matrix on all numba

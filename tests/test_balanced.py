@@ -380,6 +380,7 @@ def test_prices_from_a_subsample_change_the_speed_never_the_answer(case, method)
         method,
         balanced_sample_min_excess=-1.0,
         balanced_sample_min_capacity=1,
+        balanced_sample_min_factor=4,
         balanced_sample_max_factor=64,
     )
 
@@ -504,6 +505,7 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
         method,
         balanced_sample_min_excess=-1.0,
         balanced_sample_min_capacity=k // 4,
+        balanced_sample_min_factor=4,
         balanced_sample_max_factor=4,
         balanced_sample_stop_below=0.0,
         balanced_prices_stop_below=0.0,
@@ -515,18 +517,18 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
 @pytest.mark.parametrize("method", ["auction", "hungarian"])
 def test_popular_columns_start_from_a_subsample_and_stay_exact(method):
     """With the default settings, 512 rows over 4 columns with one very popular column take the subsample
-    path (every 8th row, 16 per column) and reach scipy's optimum on the expanded problem."""
+    path (every 16th row, 8 per column) and reach scipy's optimum on the expanded problem."""
     from linassign._config import CONFIG
     from linassign._numba._balanced import _sample_excess, _sample_factor
 
     rng = np.random.default_rng(5)
     s = rng.standard_normal((512, 4)) + np.array([3.0, 0.0, 0.5, -1.0])
     cap = np.full(4, 128)
-    bounds = CONFIG["balanced_sample_min_capacity"], CONFIG["balanced_sample_max_factor"]
-    assert _sample_factor(cap, 4, 512, 0, *bounds) == 8
-    # The estimate from every 8th row is far above the threshold (0.1 * 512 plus 26 rows of sampling noise).
-    excess, tied = _sample_excess(s, 1.0, np.zeros(4), 4, 16, 8)
-    assert excess > 2 * (CONFIG["balanced_sample_min_excess"] * 512 + 26) and tied == 0.0
+    bounds = [CONFIG[f"balanced_sample_{k}"] for k in ("min_capacity", "min_factor", "max_factor")]
+    assert _sample_factor(cap, 4, 512, 0, *bounds) == 16
+    # The estimate from every 16th row is far above the threshold (0.1 * 512 plus 36 rows of sampling noise).
+    excess, tied = _sample_excess(s, 1.0, np.zeros(4), 4, 8, 16)
+    assert excess > 2 * (CONFIG["balanced_sample_min_excess"] * 512 + 36) and tied == 0.0
     res = linassign.balanced_assignment(s, method=method)
     check_result(Case(s, None, cap, True), res, expanded_optimum(s, cap, True))
 
@@ -534,14 +536,16 @@ def test_popular_columns_start_from_a_subsample_and_stay_exact(method):
 def test_the_subsample_factor_applies_only_to_equal_capacities():
     from linassign._numba._balanced import _sample_factor
 
-    assert _sample_factor(np.full(128, 128), 128, 16384, 0, 16, 16) == 8
-    assert _sample_factor(np.full(128, 512), 128, 65536, 0, 16, 16) == 16
-    assert _sample_factor(np.full(128, 16), 128, 2048, 0, 16, 16) == 0  # too few rows per column
-    assert _sample_factor(np.array([128, 64]), 2, 192, 0, 16, 16) == 0  # unequal capacities
-    assert _sample_factor(np.full(4, 128), 4, 512, 3, 16, 16) == 0  # dummy rows
+    assert _sample_factor(np.full(128, 128), 128, 16384, 0, 8, 8, 16) == 16
+    assert _sample_factor(np.full(128, 512), 128, 65536, 0, 8, 8, 16) == 16
+    assert _sample_factor(np.full(128, 64), 128, 8192, 0, 8, 8, 16) == 8
+    assert _sample_factor(np.full(128, 32), 128, 4096, 0, 8, 8, 16) == 0  # a factor below min_factor
+    assert _sample_factor(np.full(128, 16), 128, 2048, 0, 16, 4, 16) == 0  # too few rows per column
+    assert _sample_factor(np.array([128, 64]), 2, 192, 0, 8, 8, 16) == 0  # unequal capacities
+    assert _sample_factor(np.full(4, 128), 4, 512, 3, 8, 8, 16) == 0  # dummy rows
     # One real column of capacity 11 and a drop column of 11 rows: equal, but not equal capacities.
-    assert _sample_factor(np.full(2, 11), 1, 22, 0, 1, 64) == 0
-    assert _sample_factor(np.full(3, 60), 3, 180, 0, 1, 64) == 60  # the largest divisor within the bounds
+    assert _sample_factor(np.full(2, 11), 1, 22, 0, 1, 4, 64) == 0
+    assert _sample_factor(np.full(3, 60), 3, 180, 0, 1, 4, 64) == 60  # the largest divisor within the bounds
 
 
 @settings(max_examples=60)

@@ -58,10 +58,10 @@ def _excess(capx, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sample_factor(capx, E, n, n_dummy, min_cap, max_f):
+def _sample_factor(capx, E, n, n_dummy, min_cap, min_f, max_f):
     """Subsampling factor f for ``subsample_prices``, 0 when it does not apply: every one of the E columns
     has the same capacity k and they sum to n (no drop column, no dummy rows), f divides k,
-    4 <= f <= max_f and k / f >= min_cap (the largest such f)."""
+    max(min_f, 2) <= f <= max_f and k / f >= min_cap (the largest such f)."""
     Ec = capx.shape[0]
     if Ec != E or E == 0 or n == 0:
         return 0
@@ -72,7 +72,7 @@ def _sample_factor(capx, E, n, n_dummy, min_cap, max_f):
         if capx[e] != k:
             return 0
     f = min(k // max(min_cap, 1), max_f)
-    while f >= 4:
+    while f >= max(min_f, 2):
         if k % f == 0:
             return f
         f -= 1
@@ -253,7 +253,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # sample of k_sub rows per column is itself about E * sqrt(k_sub / 2 pi) rows (times f) in excess by
     # chance, with the most balanced scores; half of that is added to the threshold (measured: it takes the
     # same decisions as the full greedy start on base, normal, skewed and integer at 16384 and 65536 rows).
-    f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[14]))
+    f = _sample_factor(capx, E, n, n_dummy, int(params[13]), int(params[27]), int(params[14]))
     many_ties = False
     if method != 2 and f > 0 and not given:
         k_sub = capx[0] // f
@@ -422,6 +422,7 @@ def _params() -> np.ndarray:
             c["balanced_prices_max_ties"],
             c["balanced_prices_arcs_slack"],
             c["balanced_prices_auction_above_per_column"],
+            c["balanced_sample_min_factor"],
         ],
         dtype=np.float64,
     )
