@@ -338,9 +338,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
+_arc_minima_parallel = parallel_variant(arc_minima)
 _greedy_arcs_parallel = parallel_variant(
     greedy_arcs,
-    greedy_then_arcs=parallel_variant(greedy_then_arcs, arc_minima=parallel_variant(arc_minima)),
+    greedy_then_arcs=parallel_variant(greedy_then_arcs, arc_minima=_arc_minima_parallel),
 )
 _steps_parallel = parallel_variant(
     _steps,
@@ -368,7 +369,7 @@ solve_one_parallel = parallel_variant(
     _steps=_steps_parallel,
     subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),
     finalize=parallel_variant(finalize),
-    ssp=parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima)),
+    ssp=parallel_variant(ssp, parallel=False, arc_minima=_arc_minima_parallel),
 )
 
 
