@@ -26,6 +26,7 @@ from .._validation import invalid_scores_error
 from ._balanced_auction import auction, initial_bids
 from ._balanced_common import (
     PARALLEL,
+    best_and_margin,
     checked_argmax,
     finalize,
     greedy_start,
@@ -34,7 +35,7 @@ from ._balanced_common import (
     row_blocks,
     row_max_except,
 )
-from ._balanced_prices import balance_prices, best_and_margin
+from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import arc_minima, greedy_arcs, greedy_then_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
@@ -339,9 +340,15 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
 
 
 _arc_minima_parallel = parallel_variant(arc_minima)
+_best_and_margin_parallel = parallel_variant(best_and_margin)
 _greedy_arcs_parallel = parallel_variant(
     greedy_arcs,
-    greedy_then_arcs=parallel_variant(greedy_then_arcs, arc_minima=_arc_minima_parallel),
+    greedy_then_arcs=parallel_variant(
+        greedy_then_arcs,
+        parallel=False,
+        best_and_margin=_best_and_margin_parallel,
+        arc_minima=_arc_minima_parallel,
+    ),
 )
 _steps_parallel = parallel_variant(
     _steps,
@@ -349,7 +356,7 @@ _steps_parallel = parallel_variant(
     balance_prices=parallel_variant(
         balance_prices,
         parallel=False,
-        best_and_margin=parallel_variant(best_and_margin),
+        best_and_margin=_best_and_margin_parallel,
         greedy_arcs=_greedy_arcs_parallel,
     ),
 )

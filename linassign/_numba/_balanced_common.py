@@ -175,6 +175,23 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
+def best_and_margin(s, sgn, p, E, has_drop, col, margin):
+    """One pass: col[i] = row i's best column under p, as ``greedy_start`` writes it before counting (-1: no
+    allowed column, -2 or less: an invalid entry), and, without a drop column, margin[i] its best value
+    minus its second best (+inf: no second). The count-balancing steps' pass and the first of
+    ``greedy_then_arcs``' two."""
+    n = s.shape[0]
+    nb = row_blocks(n, PARALLEL, 256)
+    for c in numba.prange(nb):
+        q = p.copy()  # row_max_except writes the prices it is given
+        for i in range(c * n // nb, (c + 1) * n // nb):
+            bad, j, v = checked_argmax(s, i, sgn, q, E, has_drop)
+            col[i] = -1 - bad if bad else j
+            if not bad and j >= 0 and not has_drop:
+                margin[i] = v - row_max_except(s, i, sgn, q, E, j)
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_status(col, cnt):
     """The serial tail of a greedy pass that wrote ``col[i] = -1 - row_invalid(...)`` for invalid rows and
     -1 for rows without an allowed column: the status (invalid entries first, NaN before infinity) and,

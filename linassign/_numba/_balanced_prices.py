@@ -19,27 +19,9 @@ once and leave the prices as they were.
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, checked_argmax, row_blocks, row_max_except
+from ._balanced_common import best_and_margin
 from ._balanced_ssp import greedy_arcs
 from ._common import INF
-
-
-@numba.njit(cache=True, nogil=True)
-def best_and_margin(s, sgn, p, E, col, margin):
-    """One pass: col[i] = row i's best column under p (-1: no allowed column, -2 or less: an invalid entry,
-    as in ``greedy_start``) and margin[i] its best value minus its second best (+inf: no second)."""
-    n = s.shape[0]
-    nb = row_blocks(n, PARALLEL, 256)
-    for c in numba.prange(nb):
-        q = p.copy()  # row_max_except writes the prices it is given
-        for i in range(c * n // nb, (c + 1) * n // nb):
-            bad, j, v = checked_argmax(s, i, sgn, q, E, False)
-            if bad:
-                col[i] = -1 - bad
-            else:
-                col[i] = j
-                if j >= 0:
-                    margin[i] = v - row_max_except(s, i, sgn, q, E, j)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -100,7 +82,7 @@ def balance_prices(
         if last_arcs:
             greedy_arcs(s, sgn, p, E, False, col, cnt, M, W, M2, W2, own, margin)
         else:
-            best_and_margin(s, sgn, p, E, col, margin)
+            best_and_margin(s, sgn, p, E, False, col, margin)
         passes += 1
         total = 0.0
         m = 0

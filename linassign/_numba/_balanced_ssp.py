@@ -37,6 +37,7 @@ import numpy as np
 from ._balanced_common import (
     FASTMATH,
     PARALLEL,
+    best_and_margin,
     checked_argmax,
     greedy_status,
     member_slots,
@@ -295,20 +296,11 @@ def greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin
     than 16384 rows: it would run on one thread) whose matrix is in cache: 2048 x 128 0.38 -> 0.17 ms, 8192 x
     128 1.37 -> 0.75 ms. The same output: arc_minima takes each column's members in row order, as the single
     pass does."""
-    n = s.shape[0]
-    Ec = M.shape[0]
-    nb = row_blocks(n, PARALLEL, 256)
-    for c in numba.prange(nb):
-        q = p.copy()  # row_max_except writes the prices it is given
-        for i in range(c * n // nb, (c + 1) * n // nb):
-            bad, j, v = checked_argmax(s, i, sgn, q, E, has_drop)
-            col[i] = -1 - bad if bad else j
-            if not bad and j >= 0 and not has_drop:
-                margin[i] = v - row_max_except(s, i, sgn, q, E, j)
+    best_and_margin(s, sgn, p, E, has_drop, col, margin)
     status = greedy_status(col, cnt)
     if status == STATUS_OK:
         mem, lo, hi, _, _ = member_slots(col, cnt, cnt, False)
-        arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2)
+        arc_minima(s, sgn, E, M.shape[0], mem, lo, hi, own, M, W, M2, W2)
     return status
 
 
