@@ -25,15 +25,12 @@ from .._errors import InfeasibleError
 from .._validation import invalid_scores_error
 from ._balanced_auction import auction, initial_bids
 from ._balanced_common import (
-    PARALLEL,
     best_and_margin,
     checked_argmax,
     finalize,
     greedy_start,
     parallel_variant,
     place_dummies,
-    row_blocks,
-    row_max_except,
 )
 from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
@@ -89,17 +86,13 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
     m = k_sub * E
     best = np.empty(m, np.int64)
     tie = np.zeros(m, np.bool_)
-    nb = row_blocks(m, PARALLEL, 256)
-    for c in numba.prange(nb):
-        q = p.copy()  # row_max_except writes the prices it is given
-        for r in range(c * m // nb, (c + 1) * m // nb):
-            i = r * f
-            bad, j, v = checked_argmax(s, i, sgn, q, E, False)
-            if bad:
-                best[r] = -2
-            else:
-                best[r] = j
-                tie[r] = j >= 0 and row_max_except(s, i, sgn, q, E, j) == v
+    for r in numba.prange(m):
+        bad, j, v, w = checked_argmax(s, r * f, sgn, p, E, False)
+        if bad:
+            best[r] = -2
+        else:
+            best[r] = j
+            tie[r] = j >= 0 and w == v
     cnt = np.zeros(E, np.int64)
     n_tied = 0
     for r in range(m):

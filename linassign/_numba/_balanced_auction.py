@@ -25,17 +25,23 @@ state is optimal (with equality capacities) and the exact phase has nothing left
 import numba
 import numpy as np
 
-from ._balanced_common import PARALLEL, first_at, member_slots, row_blocks, row_max_except, score
+from ._balanced_common import PARALLEL, member_slots, row_blocks, row_top2, score
 from ._common import INF
 
 
 @numba.njit(cache=True, nogil=True)
 def best_outside(s, i, a, sgn, p, E, has_drop):
     """(column, value) of row i's best column other than a (lowest index among ties, the drop column
-    last); column -1 and value -inf when every other column is forbidden. Writes ``p[a]`` for the duration
-    of a scan (``row_max_except``)."""
-    v = row_max_except(s, i, sgn, p, E, a)
-    j = first_at(s, i, sgn, p, E, v, a) if v > -INF else -1
+    last); column -1 and value -inf when every other column is forbidden. One scan (``row_top2``) with
+    ``p[a]`` set to +inf for its duration and then restored, bit for bit: callers on several threads give
+    each thread its own copy of the prices."""
+    if a < E:
+        keep = p[a]
+        p[a] = INF
+        j, v, _, _ = row_top2(s, i, sgn, p, E)
+        p[a] = keep
+    else:
+        j, v, _, _ = row_top2(s, i, sgn, p, E)
     if has_drop and a != E:
         vd = -p[E]
         if vd > v:

@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK, fmax
+from ._simd import LANES, top2_lanes
 
 # Compile-time constant: False in the serial kernels (a batch runs them in parallel over its problems), True
 # in the variants made by ``parallel_variant`` for one large problem, whose full passes over the matrix then
@@ -79,65 +80,47 @@ def row_max(s, i, sgn, p, E):
     return _range_max(s, i, sgn, p, 0, E)
 
 
-@numba.njit(cache=True, nogil=True)
-def row_max_except(s, i, sgn, p, E, skip):
-    """max over e != skip of (sgn * s[i, e] - p[e]) (the real columns only); -inf if there is none.
-
-    One SIMD pass over the whole row with ``p[skip]`` set to +inf for its duration and then restored, bit for
-    bit: 33 ns per row of 128, where two ranges around ``skip`` cost 73 ns (their unaligned ends run scalar)
-    and masking ``skip`` inside the loop keeps LLVM from vectorizing. It writes ``p``: callers on several
-    threads give each thread its own copy of the prices."""
-    if skip < 0 or skip >= E:
-        return _range_max(s, i, sgn, p, 0, E)
-    keep = p[skip]
-    p[skip] = INF
-    m = _range_max(s, i, sgn, p, 0, E)
-    p[skip] = keep
-    return m
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def first_at(s, i, sgn, p, E, v, skip):
-    """The lowest real column e != skip where sgn * s[i, e] - p[e] == v (E if none): a branch-free pass,
-    an integer min reduction."""
-    j = E
-    for e in range(E):
-        c = e if (sgn * s[i, e] - p[e] == v and e != skip) else E
-        j = c if c < j else j
-    return j
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _row_max_sum(s, i, sgn, p, E):
-    """(max_e (sgn * s[i, e] - p[e]), sum_e sgn * s[i, e]) in one SIMD pass. The sum is NaN or +inf whenever
-    the row holds a NaN or a +inf (after the sign), in any order of summation; it may also overflow to +inf
-    on valid rows. The maximum is meaningful only for a row without NaN."""
-    m = -INF
-    t = 0.0
-    for e in range(E):
-        x = sgn * s[i, e]
-        t += x
-        m = fmax(m, x - p[e])
-    return m, t
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_top2(s, i, sgn, p, E):
+    """(j, v, w, t) of row i over the E real columns, in one pass (``_simd.top2_lanes``, then the last
+    ``E % LANES`` columns): v the best value ``sgn * s[i, e] - p[e]``, j the lowest column reaching it (-1
+    when every value is -inf), w the best value over the other columns (-inf if none), t the sum of
+    ``sgn * s[i, e]``, finite or -inf on every valid row (see ``checked_argmax``). Inlined: a call would cost
+    a quarter of the scan."""
+    n = E - E % LANES
+    v, w, j, t = top2_lanes(s, i, sgn, p, n)
+    for e in range(n, E):
+        y = sgn * s[i, e]
+        x = y - p[e]
+        t += y
+        if x > v:
+            w = v
+            v = x
+            j = e
+        elif x > w:
+            w = x
+    if not v > -INF:
+        j = -1
+    return j, v, w, t
 
 
 @numba.njit(cache=True, nogil=True)
 def checked_argmax(s, i, sgn, p, E, has_drop):
-    """(bad, j, v): ``row_invalid``'s code for row i and, when it is 0, the row's best column j (lowest index
-    among ties, the drop column last; -1 when every value is -inf: no allowed column) and its value v.
+    """(bad, j, v, w): ``row_invalid``'s code for row i and, when it is 0, the row's best column j (lowest
+    index among ties, the drop column last; -1 when every value is -inf: no allowed column), its value v,
+    and w, the best value over the real columns other than j (-inf if none; meaningless when j is the drop
+    column).
 
-    One pass finds the maximum and a sum that is finite or -inf on every valid row; only rows whose sum is
-    not (invalid ones and overflowing ones) pay ``row_invalid``'s scan; a second pass finds j. 2 passes per
-    row instead of 3 (66 -> 33 ns per row of 128 for the check and the maximum)."""
-    v, t = _row_max_sum(s, i, sgn, p, E)
+    One pass (``row_top2``) finds them and a sum that is finite or -inf on every valid row; only rows whose
+    sum is not (invalid ones and overflowing ones) pay ``row_invalid``'s scan."""
+    j, v, w, t = row_top2(s, i, sgn, p, E)
     if not t < INF:
         bad = row_invalid(s, i, sgn, E)
         if bad:
-            return bad, -1, 0.0
-    j = first_at(s, i, sgn, p, E, v, -1) if v > -INF else -1
+            return bad, -1, 0.0, 0.0
     if has_drop and -p[E] > v:
-        return 0, E, -p[E]
-    return 0, j, v
+        return 0, E, -p[E], v
+    return 0, j, v, w
 
 
 @numba.njit(cache=True, nogil=True)
@@ -169,7 +152,7 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
     STATUS_INFEASIBLE if some row has no allowed column."""
     n = s.shape[0]
     for i in numba.prange(n):
-        bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
+        bad, j, _, _ = checked_argmax(s, i, sgn, p, E, has_drop)
         col[i] = -1 - bad if bad else j
     return greedy_status(col, cnt)
 
@@ -181,14 +164,11 @@ def best_and_margin(s, sgn, p, E, has_drop, col, margin):
     minus its second best (+inf: no second). The count-balancing steps' pass and the first of
     ``greedy_then_arcs``' two."""
     n = s.shape[0]
-    nb = row_blocks(n, PARALLEL, 256)
-    for c in numba.prange(nb):
-        q = p.copy()  # row_max_except writes the prices it is given
-        for i in range(c * n // nb, (c + 1) * n // nb):
-            bad, j, v = checked_argmax(s, i, sgn, q, E, has_drop)
-            col[i] = -1 - bad if bad else j
-            if not bad and j >= 0 and not has_drop:
-                margin[i] = v - row_max_except(s, i, sgn, q, E, j)
+    for i in numba.prange(n):
+        bad, j, v, w = checked_argmax(s, i, sgn, p, E, has_drop)
+        col[i] = -1 - bad if bad else j
+        if not bad and j >= 0 and not has_drop:
+            margin[i] = v - w
 
 
 @numba.njit(cache=True, nogil=True)

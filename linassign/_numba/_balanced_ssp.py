@@ -42,7 +42,6 @@ from ._balanced_common import (
     greedy_status,
     member_slots,
     row_blocks,
-    row_max_except,
     score,
 )
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
@@ -320,14 +319,13 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
     nb = bm.shape[0]
     for c in numba.prange(nb):
         _clear_block(bm[c], bw[c], bm2[c], bw2[c])
-        q = p.copy()  # row_max_except writes the prices it is given
         # Rows wait in a column's queue until it holds four, which then join the minima together
         # (``_arc_rows4``: a quarter of the loads and stores) while still in cache; in row order per column,
         # so the minima are those of a pass one row at a time.
         queue = np.empty((Ec, 4), np.int64)
         nq = np.zeros(Ec, np.int64)
         for i in range(c * n // nb, (c + 1) * n // nb):
-            bad, j, v = checked_argmax(s, i, sgn, p, E, has_drop)
+            bad, j, v, w = checked_argmax(s, i, sgn, p, E, has_drop)
             if bad:
                 col[i] = -1 - bad
                 continue
@@ -335,7 +333,7 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
             if j >= 0:
                 own[i] = score(s, i, j, sgn, E)
                 if not has_drop:
-                    margin[i] = v - row_max_except(s, i, sgn, q, E, j)
+                    margin[i] = v - w
                 queue[j, nq[j]] = i
                 nq[j] += 1
                 if nq[j] == 4:

@@ -1,0 +1,125 @@
+"""The SIMD row scan of the balanced kernels (``_simd.top2_lanes`` behind ``row_top2``) against its definition
+in numpy: best value, lowest column reaching it, best value of the other columns, and a validity sum."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linassign._numba._balanced_common import row_top2
+from linassign._numba._simd import LANES, _top2_lanes_py, top2_lanes
+
+
+@numba.njit(cache=False)
+def _scan(s, sgn, p):
+    n, E = s.shape
+    j = np.empty(n, np.int64)
+    v = np.empty(n)
+    w = np.empty(n)
+    t = np.empty(n)
+    for i in range(n):
+        j[i], v[i], w[i], t[i] = row_top2(s, i, sgn, p, E)
+    return j, v, w, t
+
+
+@numba.njit(cache=False)
+def _lanes(s, sgn, p, m):
+    n = s.shape[0]
+    out = np.empty((n, 4))
+    for i in range(n):
+        b, c, j, t = top2_lanes(s, i, sgn, p, m)
+        out[i, 0] = b
+        out[i, 1] = c
+        out[i, 2] = j
+        out[i, 3] = t
+    return out
+
+
+def _reference(s, sgn, p):
+    """(j, v, w) per row from numpy, and whether the row holds a NaN or +inf after the sign."""
+    y = sgn * s.astype(np.float64)
+    x = y - p
+    n, E = s.shape
+    j = np.full(n, -1)
+    v = np.full(n, -np.inf)
+    w = np.full(n, -np.inf)
+    for i in range(n):
+        v[i] = x[i].max()
+        if v[i] > -np.inf:
+            j[i] = int(np.flatnonzero(x[i] == v[i])[0])
+            rest = np.delete(x[i], j[i])
+            w[i] = rest.max() if rest.size else -np.inf
+    bad = np.isnan(y).any(axis=1) | (y == np.inf).any(axis=1)
+    return j, v, w, bad
+
+
+@st.composite
+def rows(draw):
+    """(s, sgn, p): a few rows over E columns (E spans several vector widths and remainders), with small
+    integers (ties), floats of huge and tiny magnitude, -inf (forbidden), float32, and prices with +inf (a
+    column without room)."""
+    n = draw(st.integers(1, 6))
+    E = draw(st.sampled_from([1, 2, 7, 8, 9, 31, 32, 33, 64, 100, 128, 131]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["ties", "normal", "huge", "tiny", "allequal"]))
+    if kind == "ties":
+        s = rng.integers(-2, 3, (n, E)).astype(np.float64)
+    elif kind == "allequal":
+        s = np.full((n, E), 1.5)
+    else:
+        scale = {"normal": 1.0, "huge": 1e300, "tiny": 1e-300}[kind]
+        s = rng.normal(size=(n, E)) * scale
+    sgn = draw(st.sampled_from([1.0, -1.0]))
+    if draw(st.booleans()):
+        s[rng.random((n, E)) < draw(st.sampled_from([0.1, 0.5, 1.0]))] = -np.inf * sgn  # forbidden
+    if kind != "huge" and draw(st.booleans()):
+        s = s.astype(np.float32)
+    p = rng.integers(0, 2, E).astype(np.float64) if kind in ("ties", "allequal") else rng.random(E) * 0.1
+    if draw(st.booleans()):
+        p[rng.random(E) < 0.2] = np.inf
+    return s, sgn, p
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows())
+def test_row_top2_equals_its_definition(case):
+    s, sgn, p = case
+    s_before = s.copy()
+    j, v, w, t = _scan(s, sgn, p)
+    rj, rv, rw, bad = _reference(s, sgn, p)
+    assert not bad.any()
+    np.testing.assert_array_equal(j, rj)
+    np.testing.assert_array_equal(v, rv)
+    np.testing.assert_array_equal(w, rw)
+    # Finite or -inf on a valid row unless the sum overflows (the huge family may).
+    assert (t < np.inf).all() or np.abs(s[np.isfinite(s)]).max() > 1e300
+    np.testing.assert_array_equal(s, s_before)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows(), st.data())
+def test_row_top2_flags_nan_and_plus_inf_in_its_sum(case, data):
+    s, sgn, p = case
+    s = s.copy()
+    i = data.draw(st.integers(0, s.shape[0] - 1))
+    e = data.draw(st.integers(0, s.shape[1] - 1))
+    s[i, e] = data.draw(st.sampled_from([np.nan, np.inf * sgn]))
+    _, _, _, t = _scan(s, sgn, p)
+    assert not t[i] < np.inf
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows())
+def test_the_vector_part_equals_its_scalar_form(case):
+    """``top2_lanes`` over the whole vectors of each row against ``_top2_lanes_py`` (the pure-Python form
+    used under NUMBA_DISABLE_JIT): the same best, second and index; the same sum up to its order."""
+    s, sgn, p = case
+    m = s.shape[1] - s.shape[1] % LANES
+    got = _lanes(s, sgn, p, m)
+    for i in range(s.shape[0]):
+        b, c, j, t = _top2_lanes_py(s, i, sgn, p, m)
+        assert (got[i, 0], got[i, 1], got[i, 2]) == (b, c, j)
+        assert got[i, 3] == t or abs(got[i, 3] - t) <= 1e-12 * np.abs(sgn * s[i, :m].astype(float)).sum()
