@@ -45,6 +45,7 @@ from ._balanced_common import (
     score,
 )
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
+from ._simd import LANES, relax_lanes
 
 _UNKNOWN = -1
 _DUMMY = -2
@@ -347,6 +348,27 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
     return greedy_status(col, cnt)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _relax(M, e, de, pe, p, key, todo, pred):
+    """Dijkstra's step from column e, settled at distance ``de`` with price ``pe``: relax its arcs to the
+    columns not settled (``todo``) over reduced costs ``M[e, b] - pe + p[b]`` (clipped at 0: stale entries
+    are lower bounds), updating ``key`` and ``pred``. Returns (mn, j): the least key and the lowest column
+    holding it, the next to settle. One vector pass (``_simd.relax_lanes``: 2.5x the select-based loop
+    followed by a pass to find the minimum's index), then the last ``Ec % LANES`` columns."""
+    Ec = key.shape[0]
+    n = Ec - Ec % LANES
+    mn, j = relax_lanes(M, e, de, pe, p, key, todo, pred, n)
+    for b in range(n, Ec):
+        nd = de + fmax(M[e, b] - pe + p[b], 0.0)
+        if todo[b] != 0 and nd < key[b]:
+            key[b] = nd
+            pred[b] = e
+        if key[b] < mn:
+            mn = key[b]
+            j = b
+    return mn, j
+
+
 @numba.njit(cache=True, nogil=True)
 def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
@@ -420,33 +442,36 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         n_targets = 0
         n_settled = 0
         room = 0
+        e = _first_equal(key, mn)
         while mn < INF:
-            e = _first_equal(key, mn)
             a = pred[e]
             if a >= 0:
                 # Stale entries of M are lower bounds (a minimum only grows when rows leave), which Dijkstra
                 # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
-                # distance is recomputed over the settled columns and e waits its turn again.
+                # distance is recomputed over the settled columns and e waits its turn again. (No other
+                # entry of M changes during Dijkstra: its tree arc still holds the value e was relaxed with.)
                 if stale[a, e]:
+                    relaxed = M[a, e]
                     _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
-                if M[a, e] > tight[e]:
-                    best = INF
-                    a = -1
-                    pe = p[e]
-                    for k in range(n_settled):
-                        c = settled[k]
-                        rc = M[c, e] - p[c] + pe
-                        v = sdist[k] + (rc if rc > 0.0 else 0.0)
-                        if v < best:
-                            best = v
-                            a = c
-                    key[e] = best
-                    pred[e] = a
-                    tight[e] = M[a, e] if a >= 0 else INF
-                    mn = INF
-                    for b in range(Ec):
-                        mn = fmin(mn, key[b])
-                    continue
+                    if M[a, e] > relaxed:
+                        best = INF
+                        a = -1
+                        pe = p[e]
+                        for k in range(n_settled):
+                            c = settled[k]
+                            rc = M[c, e] - p[c] + pe
+                            v = sdist[k] + (rc if rc > 0.0 else 0.0)
+                            if v < best:
+                                best = v
+                                a = c
+                        key[e] = best
+                        pred[e] = a
+                        mn = INF
+                        for b in range(Ec):
+                            mn = fmin(mn, key[b])
+                        e = _first_equal(key, mn)
+                        continue
+                tight[e] = M[a, e]  # the arc's cost when e is settled, for the moves' check
             de = mn
             key[e] = INF
             todo[e] = 0
@@ -460,17 +485,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 room += r
                 if room >= excess:
                     break  # enough room found for every unit of excess
-            pe = p[e]
-            mn = INF
-            for b in range(Ec):
-                m = M[e, b]
-                nd = de + fmax(m - pe + p[b], 0.0)
-                kb = key[b]
-                upd = (todo[b] != 0) & (nd < kb)
-                key[b] = nd if upd else kb
-                pred[b] = e if upd else pred[b]
-                tight[b] = m if upd else tight[b]
-                mn = fmin(mn, key[b])
+            mn, e = _relax(M, e, de, p[e], p, key, todo, pred)
         if n_targets == 0:
             return STATUS_INFEASIBLE, phases
         # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.

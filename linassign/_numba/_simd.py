@@ -46,143 +46,247 @@ def _top2_lanes_py(s, i, sgn, p, n):
     return best, second, j, total
 
 
+class _Emitter:
+    """Helpers to emit vector IR into the function being built: constants, splats, intrinsic calls and
+    counted loops whose state is a list of values."""
+
+    def __init__(self, builder):
+        self.b = builder
+        self.i32 = ir.IntType(32)
+        self.i64 = ir.IntType(64)
+        self.dbl = ir.DoubleType()
+        self.vd = ir.VectorType(self.dbl, LANES)
+        self.vi = ir.VectorType(self.i64, LANES)
+        self.lane = ir.Constant(self.vi, list(range(LANES)))
+
+    def const(self, ty, v):
+        return ir.Constant(ty, v)
+
+    def vconst(self, vt, v):
+        return ir.Constant(vt, [v] * LANES)
+
+    def fn(self, name, ret, *arg_types):
+        return cgutils.get_or_insert_function(self.b.module, ir.FunctionType(ret, list(arg_types)), name)
+
+    def splat(self, v, vt):
+        b = self.b
+        one = b.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(self.i32, 0))
+        zeros = ir.Constant(ir.VectorType(self.i32, LANES), [0] * LANES)
+        return b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), zeros)
+
+    def vmax(self, x, y):
+        return self.b.call(self.fn(f"llvm.maxnum.v{LANES}f64", self.vd, self.vd, self.vd), [x, y], fastmath=_MINMAX)
+
+    def vmin(self, x, y):
+        return self.b.call(self.fn(f"llvm.minnum.v{LANES}f64", self.vd, self.vd, self.vd), [x, y], fastmath=_MINMAX)
+
+    def reduce_max(self, v):
+        return self.b.call(self.fn(f"llvm.vector.reduce.fmax.v{LANES}f64", self.dbl, self.vd), [v], fastmath=_MINMAX)
+
+    def reduce_min(self, v):
+        return self.b.call(self.fn(f"llvm.vector.reduce.fmin.v{LANES}f64", self.dbl, self.vd), [v], fastmath=_MINMAX)
+
+    def reduce_smin(self, v):
+        return self.b.call(self.fn(f"llvm.vector.reduce.smin.v{LANES}i64", self.i64, self.vi), [v])
+
+    def load(self, ptr, e, vt, align):
+        """The vector of ``vt`` at ``ptr + e`` (element pointer, element offset)."""
+        return self.b.load(self.b.bitcast(self.b.gep(ptr, [e]), vt.as_pointer()), align=align)
+
+    def store(self, v, ptr, e, align):
+        self.b.store(v, self.b.bitcast(self.b.gep(ptr, [e]), v.type.as_pointer()), align=align)
+
+    def row(self, context, ary_ty, ary, i):
+        """Pointer to the first element of row i of a C-contiguous 2-D array."""
+        b = self.b
+        a = context.make_array(ary_ty)(context, b, ary)
+        stride = cgutils.unpack_tuple(b, a.strides, 2)[0]
+        ptr = b.gep(b.bitcast(a.data, ir.IntType(8).as_pointer()), [b.mul(i, stride)])
+        return b.bitcast(ptr, context.get_data_type(ary_ty.dtype).as_pointer())
+
+    def data(self, context, ary_ty, ary):
+        return context.make_array(ary_ty)(context, self.b, ary).data
+
+    def loop(self, name, start, stop, stride, inits, body):
+        """``for e in range(start, stop - stride + 1, stride): state = body(e, state)``; the final state."""
+        b = self.b
+        i64 = self.i64
+
+        def more(e):
+            return b.icmp_signed("<", b.add(e, ir.Constant(i64, stride - 1)), stop)
+
+        before = b.block
+        head = b.append_basic_block(name)
+        out = b.append_basic_block(name + ".out")
+        b.cbranch(more(start), head, out)
+        b.position_at_end(head)
+        e = b.phi(i64)
+        state = [b.phi(v.type) for v in inits]
+        new = body(e, state)
+        nxt = b.add(e, ir.Constant(i64, stride))
+        e.add_incoming(start, before)
+        e.add_incoming(nxt, b.block)
+        for phi, x, y in zip(state, inits, new, strict=True):
+            phi.add_incoming(x, before)
+            phi.add_incoming(y, b.block)
+        last = b.block
+        b.cbranch(more(nxt), head, out)
+        b.position_at_end(out)
+        final = []
+        for x, y in zip(inits, new, strict=True):
+            phi = b.phi(x.type)
+            phi.add_incoming(x, before)
+            phi.add_incoming(y, last)
+            final.append(phi)
+        return final
+
+    def sets_loop(self, name, n, nsets, init, step):
+        """``step(e, state)`` over the vectors of e < n (n a multiple of LANES): ``nsets`` independent states
+        in the main loop (so that no iteration waits on the one before), then the whole vectors left into
+        the first; returns the list of states (the first one last updated)."""
+        b = self.b
+        width = ir.Constant(self.i64, LANES * nsets)
+
+        def body(e, state):
+            new = []
+            k = len(init)
+            for t in range(nsets):
+                new += step(b.add(e, ir.Constant(self.i64, t * LANES)), state[k * t : k * t + k])
+            return new
+
+        final = self.loop(name + ".sets", ir.Constant(self.i64, 0), n, LANES * nsets, init * nsets, body)
+        k = len(init)
+        return [final[k * t : k * t + k] for t in range(nsets)], b.mul(b.sdiv(n, width), width)
+
+
 def _codegen_top2(s_ty):
     """The IR of ``top2_lanes`` for a C-contiguous 2-D float32/float64 ``s``."""
     f32 = s_ty.dtype == types.float32
 
     def codegen(context, builder, signature, args):
         s, i, sgn, p, n = args
-        i32 = ir.IntType(32)
-        i64 = ir.IntType(64)
-        dbl = ir.DoubleType()
-        elt = ir.FloatType() if f32 else dbl
-        vd = ir.VectorType(dbl, LANES)
-        ve = ir.VectorType(elt, LANES)
-        vi = ir.VectorType(i64, LANES)
+        em = _Emitter(builder)
+        vd, vi = em.vd, em.vi
+        ve = ir.VectorType(ir.FloatType() if f32 else em.dbl, LANES)
         i = context.cast(builder, i, signature.args[1], types.int64)
         sgn = context.cast(builder, sgn, signature.args[2], types.float64)
         n = context.cast(builder, n, signature.args[4], types.int64)
-        sa = context.make_array(signature.args[0])(context, builder, s)
-        pa = context.make_array(signature.args[3])(context, builder, p)
-        stride = cgutils.unpack_tuple(builder, sa.strides, 2)[0]
-        row = builder.gep(builder.bitcast(sa.data, ir.IntType(8).as_pointer()), [builder.mul(i, stride)])
-        row = builder.bitcast(row, elt.as_pointer())
-        mod = builder.module
-
-        def fn(name, ret, *arg_types):
-            return cgutils.get_or_insert_function(mod, ir.FunctionType(ret, list(arg_types)), name)
-
-        vmax = fn(f"llvm.maxnum.v{LANES}f64", vd, vd, vd)
-        vmin = fn(f"llvm.minnum.v{LANES}f64", vd, vd, vd)
-        rmax = fn(f"llvm.vector.reduce.fmax.v{LANES}f64", dbl, vd)
-        rmin = fn(f"llvm.vector.reduce.smin.v{LANES}i64", i64, vi)
-        radd = fn(f"llvm.vector.reduce.fadd.v{LANES}f64", dbl, dbl, vd)
-
-        def splat(v, vt):
-            one = builder.insert_element(ir.Constant(vt, ir.Undefined), v, ir.Constant(i32, 0))
-            zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-            return builder.shuffle_vector(one, ir.Constant(vt, ir.Undefined), zeros)
-
-        def vmax_(a, b):
-            return builder.call(vmax, [a, b], fastmath=_MINMAX)
-
-        def vmin_(a, b):
-            return builder.call(vmin, [a, b], fastmath=_MINMAX)
-
-        vsgn = splat(sgn, vd)
-        lane = ir.Constant(vi, list(range(LANES)))
+        row = em.row(context, signature.args[0], s, i)
+        pp = em.data(context, signature.args[3], p)
+        vsgn = em.splat(sgn, vd)
 
         def step(e, state):
             """One vector of entries e .. e + LANES - 1 into a set of lanes (best, index, second, sum)."""
             m1, j1, m2, t = state
-            ptr = builder.bitcast(builder.gep(row, [e]), ve.as_pointer())
-            y = builder.load(ptr, align=4 if f32 else 8)
+            y = em.load(row, e, ve, 4 if f32 else 8)
             if f32:
                 y = builder.fpext(y, vd)
             y = builder.fmul(vsgn, y, flags=_FAST)
-            pv = builder.load(builder.bitcast(builder.gep(pa.data, [e]), vd.as_pointer()), align=8)
-            x = builder.fsub(y, pv, flags=_FAST)
+            x = builder.fsub(y, em.load(pp, e, vd, 8), flags=_FAST)
             above = builder.fcmp_ordered(">", x, m1)  # strictly: a lane keeps its first index at its best
-            return (
-                vmax_(m1, x),
-                builder.select(above, builder.add(splat(e, vi), lane), j1),
-                vmax_(m2, vmin_(x, m1)),  # the old best when x beats it, else x when x beats the second
+            return [
+                em.vmax(m1, x),
+                builder.select(above, builder.add(em.splat(e, vi), em.lane), j1),
+                em.vmax(m2, em.vmin(x, m1)),  # the old best when x beats it, else x when x beats the second
                 builder.fadd(t, y, flags=_FAST),
-            )
+            ]
 
-        def loop(name, start, stop, stride, inits, body):
-            """``for e in range(start, stop - stride + 1, stride): state = body(e, state)``; the final state."""
-            before = builder.block
-            head = builder.append_basic_block(name)
-            out = builder.append_basic_block(name + ".out")
-            builder.cbranch(builder.icmp_signed("<", builder.add(start, ir.Constant(i64, stride - 1)), stop), head, out)
-            builder.position_at_end(head)
-            e = builder.phi(i64)
-            state = [builder.phi(v.type) for v in inits]
-            new = body(e, state)
-            nxt = builder.add(e, ir.Constant(i64, stride))
-            e.add_incoming(start, before)
-            e.add_incoming(nxt, head)
-            for phi, a, b in zip(state, inits, new, strict=True):
-                phi.add_incoming(a, before)
-                phi.add_incoming(b, head)
-            more = builder.icmp_signed("<", builder.add(nxt, ir.Constant(i64, stride - 1)), stop)
-            builder.cbranch(more, head, out)
-            builder.position_at_end(out)
-            final = []
-            for a, b in zip(inits, new, strict=True):
-                phi = builder.phi(a.type)
-                phi.add_incoming(a, before)
-                phi.add_incoming(b, head)
-                final.append(phi)
-            return final
-
-        empty = [
-            ir.Constant(vd, [-np.inf] * LANES),
-            ir.Constant(vi, [_NONE] * LANES),
-            ir.Constant(vd, [-np.inf] * LANES),
-            ir.Constant(vd, [0.0] * LANES),
-        ]
-
-        def main_body(e, state):
-            new = []
-            for k in range(_SETS):
-                new += step(builder.add(e, ir.Constant(i64, k * LANES)), state[4 * k : 4 * k + 4])
-            return new
-
-        zero = ir.Constant(i64, 0)
-        final = loop("top2.sets", zero, n, LANES * _SETS, empty * _SETS, main_body)
+        empty = [em.vconst(vd, -np.inf), em.vconst(vi, _NONE), em.vconst(vd, -np.inf), em.vconst(vd, 0.0)]
+        sets, done = em.sets_loop("top2", n, _SETS, empty, step)
         # Merge the sets lane by lane: the higher best (the lower index on equal ones), the higher second
         # among both seconds and the lower best.
-        m1, j1, m2, t = final[0:4]
-        for k in range(1, _SETS):
-            b1, bj, b2, bt = final[4 * k : 4 * k + 4]
+        m1, j1, m2, t = sets[0]
+        for b1, bj, b2, bt in sets[1:]:
             take = builder.or_(
                 builder.fcmp_ordered(">", b1, m1),
                 builder.and_(builder.fcmp_ordered("==", b1, m1), builder.icmp_signed("<", bj, j1)),
             )
-            m2 = vmax_(vmax_(m2, b2), vmin_(m1, b1))
+            m2 = em.vmax(em.vmax(m2, b2), em.vmin(m1, b1))
             j1 = builder.select(take, bj, j1)
-            m1 = vmax_(m1, b1)
+            m1 = em.vmax(m1, b1)
             t = builder.fadd(t, bt, flags=_FAST)
         # The whole vectors left (n not a multiple of LANES * _SETS): their indices are above all others.
-        nsets = builder.mul(builder.sdiv(n, ir.Constant(i64, LANES * _SETS)), ir.Constant(i64, LANES * _SETS))
-        m1, j1, m2, t = loop("top2.rest", nsets, n, LANES, [m1, j1, m2, t], step)
+        m1, j1, m2, t = em.loop("top2.rest", done, n, LANES, [m1, j1, m2, t], step)
         # Merge the lanes: the best, the lowest index reaching it, and the best of that lane's second and
         # the other lanes' bests.
-        best = builder.call(rmax, [m1], fastmath=_MINMAX)
-        at_best = builder.fcmp_ordered("==", m1, splat(best, vd))
-        j = builder.call(rmin, [builder.select(at_best, j1, ir.Constant(vi, [_NONE] * LANES))])
-        mine = builder.icmp_signed("==", j1, splat(j, vi))
-        second = builder.call(rmax, [builder.select(mine, m2, m1)], fastmath=_MINMAX)
-        total = builder.call(radd, [ir.Constant(dbl, 0.0), t], fastmath=_FAST)
+        best = em.reduce_max(m1)
+        at_best = builder.fcmp_ordered("==", m1, em.splat(best, vd))
+        j = em.reduce_smin(builder.select(at_best, j1, em.vconst(vi, _NONE)))
+        mine = builder.icmp_signed("==", j1, em.splat(j, vi))
+        second = em.reduce_max(builder.select(mine, m2, m1))
+        radd = em.fn(f"llvm.vector.reduce.fadd.v{LANES}f64", em.dbl, em.dbl, vd)
+        total = builder.call(radd, [ir.Constant(em.dbl, 0.0), t], fastmath=_FAST)
         return cgutils.make_anonymous_struct(builder, [best, second, j, total])
 
     return codegen
 
 
+def _relax_lanes_py(M, e, de, pe, p, key, todo, pred, n):
+    """The reference semantics of ``relax_lanes`` (and its pure-Python form for coverage runs)."""
+    mn = np.inf
+    j = _NONE
+    for b in range(n):
+        nd = de + max(M[e, b] - pe + p[b], 0.0)
+        if todo[b] != 0 and nd < key[b]:
+            key[b] = nd
+            pred[b] = e
+        if key[b] < mn:
+            mn = key[b]
+            j = b
+    return mn, j
+
+
+def _codegen_relax(context, builder, signature, args):
+    """The IR of ``relax_lanes``."""
+    M, e, de, pe, p, key, todo, pred, n = args
+    em = _Emitter(builder)
+    vd, vi = em.vd, em.vi
+    e = context.cast(builder, e, signature.args[1], types.int64)
+    de = context.cast(builder, de, signature.args[2], types.float64)
+    pe = context.cast(builder, pe, signature.args[3], types.float64)
+    n = context.cast(builder, n, signature.args[8], types.int64)
+    row = em.row(context, signature.args[0], M, e)
+    pp, kp, tp, qp = (em.data(context, signature.args[k], a) for k, a in ((4, p), (5, key), (6, todo), (7, pred)))
+    vde = em.splat(de, vd)
+    vpe = em.splat(pe, vd)
+    ve = em.splat(e, vi)
+    zero = em.vconst(vd, 0.0)
+    izero = em.vconst(vi, 0)
+
+    def step(b, state):
+        """Relax the arcs e -> b .. b + LANES - 1 and fold the new keys into a set of lanes (min, index)."""
+        lmin, lidx = state
+        # As the scalar loop: (M[e, b] - pe) + p[b], no reassociation, so that keys are bit for bit the same.
+        rc = builder.fadd(builder.fsub(em.load(row, b, vd, 8), vpe), em.load(pp, b, vd, 8))
+        nd = builder.fadd(vde, em.vmax(rc, zero))
+        kb = em.load(kp, b, vd, 8)
+        upd = builder.and_(builder.icmp_signed("!=", em.load(tp, b, vi, 8), izero), builder.fcmp_ordered("<", nd, kb))
+        nk = builder.select(upd, nd, kb)
+        em.store(nk, kp, b, 8)
+        em.store(builder.select(upd, ve, em.load(qp, b, vi, 8)), qp, b, 8)
+        below = builder.fcmp_ordered("<", nk, lmin)  # strictly: a lane keeps its first index at its minimum
+        return [em.vmin(lmin, nk), builder.select(below, builder.add(em.splat(b, vi), em.lane), lidx)]
+
+    empty = [em.vconst(vd, np.inf), em.vconst(vi, _NONE)]
+    sets, done = em.sets_loop("relax", n, 2, empty, step)
+    lmin, lidx = sets[0]
+    for bmin, bidx in sets[1:]:
+        take = builder.or_(
+            builder.fcmp_ordered("<", bmin, lmin),
+            builder.and_(builder.fcmp_ordered("==", bmin, lmin), builder.icmp_signed("<", bidx, lidx)),
+        )
+        lidx = builder.select(take, bidx, lidx)
+        lmin = em.vmin(lmin, bmin)
+    lmin, lidx = em.loop("relax.rest", done, n, LANES, [lmin, lidx], step)
+    mn = em.reduce_min(lmin)
+    at_min = builder.fcmp_ordered("==", lmin, em.splat(mn, vd))
+    j = em.reduce_smin(builder.select(at_min, lidx, em.vconst(vi, _NONE)))
+    return cgutils.make_anonymous_struct(builder, [mn, j])
+
+
 if numba.config.DISABLE_JIT:  # pure Python (coverage runs)
     top2_lanes = _top2_lanes_py
+    relax_lanes = _relax_lanes_py
 
 else:
 
@@ -208,3 +312,22 @@ else:
             return None
         out = types.Tuple((types.float64, types.float64, types.int64, types.float64))
         return out(s_ty, i_ty, sgn_ty, p_ty, n_ty), _codegen_top2(s_ty)
+
+    @intrinsic
+    def relax_lanes(typingctx, M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, todo_ty, pred_ty, n_ty):
+        """One step of a dense Dijkstra over the columns b < n (n a multiple of ``LANES``) from the column e
+        just settled at distance ``de``, with price ``pe``: where ``todo[b]`` and ``nd = de + max(M[e, b] - pe
+        + p[b], 0)`` is below ``key[b]``, key[b] = nd and pred[b] = e. Returns (mn, j): the least key after the
+        step and the lowest b holding it (``_NONE`` when every key is +inf or n is 0). ``M`` C-contiguous 2-D
+        float64; ``p``, ``key`` float64 and ``todo``, ``pred`` int64, all C-contiguous 1-D."""
+        f64 = types.float64
+        i64 = types.int64
+
+        def arr(t, ndim, dtype):
+            return isinstance(t, types.Array) and t.ndim == ndim and t.layout == "C" and t.dtype == dtype
+
+        ok = arr(M_ty, 2, f64) and arr(p_ty, 1, f64) and arr(key_ty, 1, f64)
+        if not (ok and arr(todo_ty, 1, i64) and arr(pred_ty, 1, i64)):
+            return None
+        sig = types.Tuple((f64, i64))(M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, todo_ty, pred_ty, n_ty)
+        return sig, _codegen_relax
