@@ -7,6 +7,7 @@ that importing linassign never imports cupy (or torch). Arrays come in as numpy,
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -148,6 +149,12 @@ def select(algorithm: str, side: str) -> Callable[..., Any]:
                 "pass backend='cpu' to solve on the host (the result still comes back on your device)"
             )
         raise BackendUnavailableError(f"no CPU kernel for {algorithm}")  # pragma: no cover - table is complete
+    return _resolve(target)
+
+
+@functools.cache
+def _resolve(target: str) -> Callable[..., Any]:
+    """The function named ``"module:function"`` (imported on first use, then looked up once)."""
     module, func = target.split(":")
     return getattr(importlib.import_module(module), func)
 

@@ -436,21 +436,47 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
     (B, E) in the caller's sense.
 
     Returns a dict of numpy arrays in the caller's sense: assignment, order, counts, prices, objective,
-    bound, gap, converged, n_iter. Raises ValueError (invalid entries) or InfeasibleError.
+    bound, gap, converged, n_iter (Python scalars for one problem). Raises ValueError (invalid entries) or
+    InfeasibleError.
     """
     sgn = 1.0 if maximize else -1.0
-    batched = scores.ndim == 3
     s = np.ascontiguousarray(scores)
-    if not batched:
-        s = s[None]
-    bsz, n, E = s.shape
     cap = np.ascontiguousarray(capacity, dtype=np.int64)
+    tol_v = -1.0 if not tol else float(tol)  # None and 0 both mean exact
+    m = METHODS[method]
+    params = _params()
+    if s.ndim == 2:
+        # One problem: the kernel's own outputs, no batch axis. The host's share of a 2048 x 128 solve is
+        # ~10% of it: each array made and each status test here counts.
+        n, E = s.shape
+        p0 = np.full(E, np.nan) if prices is None else sgn * np.asarray(prices, dtype=np.float64)
+        assignment = np.empty(n, np.int64)
+        order = np.empty(n, np.int64)
+        counts = np.empty(E, np.int64)
+        pr = np.empty(E, np.float64)
+        u = np.empty(n, np.float64)
+        big = n * E >= CONFIG["balanced_parallel_min_size"] and numba.get_num_threads() > 1
+        st, obj, bnd, gap, conv, it = (solve_one_parallel if big else solve_one)(
+            s, sgn, cap, np.ascontiguousarray(p0), m, tol_v, params, assignment, order, counts, pr, u
+        )
+        if st != STATUS_OK:
+            _raise_status(np.array([st]), maximize, False)
+        return {
+            "assignment": assignment,
+            "order": order,
+            "counts": counts,
+            "prices": sgn * pr + 0.0,  # + 0.0: no negative zeros
+            "objective": sgn * obj + 0.0,
+            "bound": sgn * bnd + 0.0,
+            "gap": gap,
+            "converged": bool(conv),
+            "n_iter": int(it),
+        }
+    bsz, n, E = s.shape
     if prices is None:
         p0 = np.full((bsz, E), np.nan)
     else:
         p0 = np.ascontiguousarray(sgn * np.broadcast_to(np.asarray(prices, dtype=np.float64), (bsz, E)))
-    tol_v = -1.0 if not tol else float(tol)  # None and 0 both mean exact
-    m = METHODS[method]
     assignment = np.empty((bsz, n), np.int64)
     order = np.empty((bsz, n), np.int64)
     counts = np.empty((bsz, E), np.int64)
@@ -458,36 +484,30 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
     u = np.empty((bsz, n), np.float64)
     status = np.zeros(bsz, np.int64)
     stats = np.zeros((bsz, 5))
-    params = _params()
-    if bsz == 1:
-        big = n * E >= CONFIG["balanced_parallel_min_size"] and numba.get_num_threads() > 1
-        st, obj, bnd, gap, conv, it = (solve_one_parallel if big else solve_one)(
-            s[0], sgn, cap, p0[0], m, tol_v, params, assignment[0], order[0], counts[0], pr[0], u[0]
-        )
-        status[0] = st
-        stats[0] = (obj, bnd, gap, float(conv), it)
-    elif bsz > 0:
+    if bsz > 0:
         solve_batch(s, sgn, cap, p0, m, tol_v, params, assignment, order, counts, pr, u, status, stats)
-    # Precedence as in the host's validation: NaN, then a wrong-sign infinity, then infeasibility.
-    for code, error in ((STATUS_NAN, True), (STATUS_INVALID, False)):
-        if (status == code).any():
-            raise invalid_scores_error(nan=error, maximize=maximize)
-    bad = np.flatnonzero(status == STATUS_INFEASIBLE)
-    if bad.size:
-        where = f" (batch items {bad[:10].tolist()})" if batched else ""
-        raise InfeasibleError(_INFEASIBLE_MSG + where)
-    assert (status == STATUS_OK).all()
-    out = {
+    _raise_status(status, maximize, True)
+    return {
         "assignment": assignment,
         "order": order,
         "counts": counts,
-        "prices": sgn * pr + 0.0,  # + 0.0: no negative zeros
+        "prices": sgn * pr + 0.0,
         "objective": sgn * stats[:, 0] + 0.0,
         "bound": sgn * stats[:, 1] + 0.0,
         "gap": stats[:, 2],
         "converged": stats[:, 3] > 0,
         "n_iter": stats[:, 4].astype(np.int64),
     }
-    if not batched:
-        out = {k: v[0] for k, v in out.items()}
-    return out
+
+
+def _raise_status(status: np.ndarray, maximize: bool, batched: bool) -> None:
+    """The error of the worst status code, with the host validation's precedence: NaN, then an infinity of
+    the wrong sign, then infeasibility (naming the batch items)."""
+    for code, nan in ((STATUS_NAN, True), (STATUS_INVALID, False)):
+        if (status == code).any():
+            raise invalid_scores_error(nan=nan, maximize=maximize)
+    bad = np.flatnonzero(status == STATUS_INFEASIBLE)
+    if bad.size:
+        where = f" (batch items {bad[:10].tolist()})" if batched else ""
+        raise InfeasibleError(_INFEASIBLE_MSG + where)
+    assert (status == STATUS_OK).all()
