@@ -82,7 +82,7 @@ def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
     stale[a, b] = False
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _leave_arcs(s, i, sgn, a, oa, lo, hi, real, M, W, M2, W2, stale):
     """Row i (score ``oa`` in its column a) leaves a: the fresh arcs a -> c, lo <= c < hi, whose minimum it was
     take their known second minimum (and stay fresh) or are marked stale, as are those whose row is not known
@@ -104,7 +104,7 @@ def _leave_arcs(s, i, sgn, a, oa, lo, hi, real, M, W, M2, W2, stale):
         stale[a, c] = stale[a, c] | mark
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale):
     """Move real row i from column a to column b and keep the members, M, W, M2, W2 and the stale marks
     consistent."""
@@ -187,7 +187,7 @@ def _arc_drop(i, a, oa, M, W, M2, W2, scratch):
     M[a, E], W[a, E], M2[a, E], W2[a, E] = _lower(oa, i, M[a, E], W[a, E], M2[a, E], W2[a, E], scratch)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _arc_row(s, i, sgn, E, Ec, a, oa, M, W, M2, W2, scratch):
     """Add row i of column a, whose score there is ``oa``, to the minima of M[a, :] (``_lower``)."""
     for b in range(E):

@@ -140,6 +140,28 @@ class _Emitter:
             final.append(phi)
         return final
 
+    def branches(self, cond, body):
+        """``body(True)`` where ``cond`` holds, else ``body(False)``: the values it returns, merged."""
+        b = self.b
+        yes = b.append_basic_block("if.true")
+        no = b.append_basic_block("if.false")
+        join = b.append_basic_block("if.join")
+        b.cbranch(cond, yes, no)
+        ends = []
+        for block, flag in ((yes, True), (no, False)):
+            b.position_at_end(block)
+            vals = body(flag)
+            ends.append((b.block, vals))
+            b.branch(join)
+        b.position_at_end(join)
+        merged = []
+        for k in range(len(ends[0][1])):
+            phi = b.phi(ends[0][1][k].type)
+            for block, vals in ends:
+                phi.add_incoming(vals[k], block)
+            merged.append(phi)
+        return merged
+
     def sets_loop(self, name, n, nsets, init, step):
         """``step(e, state)`` over the vectors of e < n (n a multiple of LANES): ``nsets`` independent states
         in the main loop (so that no iteration waits on the one before), then the whole vectors left into
@@ -175,38 +197,46 @@ def _codegen_top2(s_ty):
         pp = em.data(context, signature.args[3], p)
         vsgn = em.splat(sgn, vd)
 
-        def step(e, state):
-            """One vector of entries e .. e + LANES - 1 into a set of lanes (best, index, second, sum)."""
-            m1, j1, m2, t = state
-            y = em.load(row, e, ve, 4 if f32 else 8)
-            if f32:
-                y = builder.fpext(y, vd)
-            y = builder.fmul(vsgn, y, flags=_FAST)
-            x = builder.fsub(y, em.load(pp, e, vd, 8), flags=_FAST)
-            above = builder.fcmp_ordered(">", x, m1)  # strictly: a lane keeps its first index at its best
-            return [
-                em.vmax(m1, x),
-                builder.select(above, builder.add(em.splat(e, vi), em.lane), j1),
-                em.vmax(m2, em.vmin(x, m1)),  # the old best when x beats it, else x when x beats the second
-                builder.fadd(t, y, flags=_FAST),
-            ]
+        def lanes(plus):
+            """The lanes (best, index, second, sum) after the scan, with sgn known to be +1 (``plus``: no
+            multiply per entry) or not."""
 
-        empty = [em.vconst(vd, -np.inf), em.vconst(vi, _NONE), em.vconst(vd, -np.inf), em.vconst(vd, 0.0)]
-        sets, done = em.sets_loop("top2", n, _SETS, empty, step)
-        # Merge the sets lane by lane: the higher best (the lower index on equal ones), the higher second
-        # among both seconds and the lower best.
-        m1, j1, m2, t = sets[0]
-        for b1, bj, b2, bt in sets[1:]:
-            take = builder.or_(
-                builder.fcmp_ordered(">", b1, m1),
-                builder.and_(builder.fcmp_ordered("==", b1, m1), builder.icmp_signed("<", bj, j1)),
-            )
-            m2 = em.vmax(em.vmax(m2, b2), em.vmin(m1, b1))
-            j1 = builder.select(take, bj, j1)
-            m1 = em.vmax(m1, b1)
-            t = builder.fadd(t, bt, flags=_FAST)
-        # The whole vectors left (n not a multiple of LANES * _SETS): their indices are above all others.
-        m1, j1, m2, t = em.loop("top2.rest", done, n, LANES, [m1, j1, m2, t], step)
+            def step(e, state):
+                """One vector of entries e .. e + LANES - 1 into a set of lanes."""
+                m1, j1, m2, t = state
+                y = em.load(row, e, ve, 4 if f32 else 8)
+                if f32:
+                    y = builder.fpext(y, vd)
+                if not plus:
+                    y = builder.fmul(vsgn, y, flags=_FAST)
+                x = builder.fsub(y, em.load(pp, e, vd, 8), flags=_FAST)
+                above = builder.fcmp_ordered(">", x, m1)  # strictly: a lane keeps its first index at its best
+                return [
+                    em.vmax(m1, x),
+                    builder.select(above, builder.add(em.splat(e, vi), em.lane), j1),
+                    em.vmax(m2, em.vmin(x, m1)),  # the old best when x beats it, else x when x beats the second
+                    builder.fadd(t, y, flags=_FAST),
+                ]
+
+            empty = [em.vconst(vd, -np.inf), em.vconst(vi, _NONE), em.vconst(vd, -np.inf), em.vconst(vd, 0.0)]
+            sets, done = em.sets_loop("top2", n, _SETS, empty, step)
+            # Merge the sets lane by lane: the higher best (the lower index on equal ones), the higher second
+            # among both seconds and the lower best.
+            m1, j1, m2, t = sets[0]
+            for b1, bj, b2, bt in sets[1:]:
+                take = builder.or_(
+                    builder.fcmp_ordered(">", b1, m1),
+                    builder.and_(builder.fcmp_ordered("==", b1, m1), builder.icmp_signed("<", bj, j1)),
+                )
+                m2 = em.vmax(em.vmax(m2, b2), em.vmin(m1, b1))
+                j1 = builder.select(take, bj, j1)
+                m1 = em.vmax(m1, b1)
+                t = builder.fadd(t, bt, flags=_FAST)
+            # The whole vectors left (n not a multiple of LANES * _SETS): their indices are above all others.
+            return em.loop("top2.rest", done, n, LANES, [m1, j1, m2, t], step)
+
+        # sgn is +1 (maximize) or -1: the common case without a multiply per entry (9% of the scan).
+        m1, j1, m2, t = em.branches(builder.fcmp_ordered("==", sgn, ir.Constant(em.dbl, 1.0)), lanes)
         # Merge the lanes: the best, the lowest index reaching it, and the best of that lane's second and
         # the other lanes' bests.
         best = em.reduce_max(m1)
