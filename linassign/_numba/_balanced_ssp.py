@@ -349,18 +349,18 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _relax(M, e, de, pe, p, key, todo, pred):
+def _relax(M, e, de, pe, p, key, pred):
     """Dijkstra's step from column e, settled at distance ``de`` with price ``pe``: relax its arcs to the
-    columns not settled (``todo``) over reduced costs ``M[e, b] - pe + p[b]`` (clipped at 0: stale entries
+    columns not settled (key not NaN) over reduced costs ``M[e, b] - pe + p[b]`` (clipped at 0: stale entries
     are lower bounds), updating ``key`` and ``pred``. Returns (mn, j): the least key and the lowest column
     holding it, the next to settle. One vector pass (``_simd.relax_lanes``: 2.5x the select-based loop
     followed by a pass to find the minimum's index), then the last ``Ec % LANES`` columns."""
     Ec = key.shape[0]
     n = Ec - Ec % LANES
-    mn, j = relax_lanes(M, e, de, pe, p, key, todo, pred, n)
+    mn, j = relax_lanes(M, e, de, pe, p, key, pred, n)
     for b in range(n, Ec):
         nd = de + fmax(M[e, b] - pe + p[b], 0.0)
-        if todo[b] != 0 and nd < key[b]:
+        if nd < key[b]:
             key[b] = nd
             pred[b] = e
         if key[b] < mn:
@@ -417,8 +417,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                     W[a, b] = _DUMMY
         M[a, a] = INF
 
-    key = np.empty(Ec)  # distance of each column not settled yet, +inf once settled
-    todo = np.empty(Ec, np.int64)  # 1 while a column is not settled
+    key = np.empty(Ec)  # distance of each column not settled yet (+inf: not reached), NaN once settled
     tight = np.empty(Ec)
     pred = np.empty(Ec, np.int64)
     targets = np.empty(Ec, np.int64)
@@ -436,7 +435,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         for e in range(Ec):
             x = 0.0 if cnt[e] + dm[e] > capx[e] else INF
             key[e] = x
-            todo[e] = 1
             pred[e] = -1
             mn = fmin(mn, x)
         n_targets = 0
@@ -468,13 +466,12 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                         pred[e] = a
                         mn = INF
                         for b in range(Ec):
-                            mn = fmin(mn, key[b])
+                            mn = key[b] if key[b] < mn else mn  # NaN (settled) never below
                         e = _first_equal(key, mn)
                         continue
                 tight[e] = M[a, e]  # the arc's cost when e is settled, for the moves' check
             de = mn
-            key[e] = INF
-            todo[e] = 0
+            key[e] = np.nan
             settled[n_settled] = e
             sdist[n_settled] = de
             n_settled += 1
@@ -485,7 +482,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 room += r
                 if room >= excess:
                     break  # enough room found for every unit of excess
-            mn, e = _relax(M, e, de, p[e], p, key, todo, pred)
+            mn, e = _relax(M, e, de, p[e], p, key, pred)
         if n_targets == 0:
             return STATUS_INFEASIBLE, phases
         # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.

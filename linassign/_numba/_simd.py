@@ -251,13 +251,13 @@ def _codegen_top2(s_ty):
     return codegen
 
 
-def _relax_lanes_py(M, e, de, pe, p, key, todo, pred, n):
+def _relax_lanes_py(M, e, de, pe, p, key, pred, n):
     """The reference semantics of ``relax_lanes`` (and its pure-Python form for coverage runs)."""
     mn = np.inf
     j = _NONE
     for b in range(n):
         nd = de + max(M[e, b] - pe + p[b], 0.0)
-        if todo[b] != 0 and nd < key[b]:
+        if nd < key[b]:  # never for a settled column: its key is NaN
             key[b] = nd
             pred[b] = e
         if key[b] < mn:
@@ -268,20 +268,19 @@ def _relax_lanes_py(M, e, de, pe, p, key, todo, pred, n):
 
 def _codegen_relax(context, builder, signature, args):
     """The IR of ``relax_lanes``."""
-    M, e, de, pe, p, key, todo, pred, n = args
+    M, e, de, pe, p, key, pred, n = args
     em = _Emitter(builder)
     vd, vi = em.vd, em.vi
     e = context.cast(builder, e, signature.args[1], types.int64)
     de = context.cast(builder, de, signature.args[2], types.float64)
     pe = context.cast(builder, pe, signature.args[3], types.float64)
-    n = context.cast(builder, n, signature.args[8], types.int64)
+    n = context.cast(builder, n, signature.args[7], types.int64)
     row = em.row(context, signature.args[0], M, e)
-    pp, kp, tp, qp = (em.data(context, signature.args[k], a) for k, a in ((4, p), (5, key), (6, todo), (7, pred)))
+    pp, kp, qp = (em.data(context, signature.args[k], a) for k, a in ((4, p), (5, key), (6, pred)))
     vde = em.splat(de, vd)
     vpe = em.splat(pe, vd)
     ve = em.splat(e, vi)
     zero = em.vconst(vd, 0.0)
-    izero = em.vconst(vi, 0)
 
     def step(b, state):
         """Relax the arcs e -> b .. b + LANES - 1 and fold the new keys into a set of lanes (min, index)."""
@@ -290,12 +289,13 @@ def _codegen_relax(context, builder, signature, args):
         rc = builder.fadd(builder.fsub(em.load(row, b, vd, 8), vpe), em.load(pp, b, vd, 8))
         nd = builder.fadd(vde, em.vmax(rc, zero))
         kb = em.load(kp, b, vd, 8)
-        upd = builder.and_(builder.icmp_signed("!=", em.load(tp, b, vi, 8), izero), builder.fcmp_ordered("<", nd, kb))
+        upd = builder.fcmp_ordered("<", nd, kb)  # false on a settled column's NaN
         nk = builder.select(upd, nd, kb)
         em.store(nk, kp, b, 8)
         em.store(builder.select(upd, ve, em.load(qp, b, vi, 8)), qp, b, 8)
-        below = builder.fcmp_ordered("<", nk, lmin)  # strictly: a lane keeps its first index at its minimum
-        return [em.vmin(lmin, nk), builder.select(below, builder.add(em.splat(b, vi), em.lane), lidx)]
+        # Strictly below: a lane keeps its first index at its minimum, and never takes a NaN.
+        below = builder.fcmp_ordered("<", nk, lmin)
+        return [builder.select(below, nk, lmin), builder.select(below, builder.add(em.splat(b, vi), em.lane), lidx)]
 
     empty = [em.vconst(vd, np.inf), em.vconst(vi, _NONE)]
     sets, done = em.sets_loop("relax", n, 2, empty, step)
@@ -344,12 +344,13 @@ else:
         return out(s_ty, i_ty, sgn_ty, p_ty, n_ty), _codegen_top2(s_ty)
 
     @intrinsic
-    def relax_lanes(typingctx, M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, todo_ty, pred_ty, n_ty):
+    def relax_lanes(typingctx, M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty):
         """One step of a dense Dijkstra over the columns b < n (n a multiple of ``LANES``) from the column e
-        just settled at distance ``de``, with price ``pe``: where ``todo[b]`` and ``nd = de + max(M[e, b] - pe
-        + p[b], 0)`` is below ``key[b]``, key[b] = nd and pred[b] = e. Returns (mn, j): the least key after the
-        step and the lowest b holding it (``_NONE`` when every key is +inf or n is 0). ``M`` C-contiguous 2-D
-        float64; ``p``, ``key`` float64 and ``todo``, ``pred`` int64, all C-contiguous 1-D."""
+        just settled at distance ``de``, with price ``pe``: where ``nd = de + max(M[e, b] - pe + p[b], 0)`` is
+        below ``key[b]``, key[b] = nd and pred[b] = e; a settled column has key NaN, which no comparison
+        passes (this saves a mask array). Returns (mn, j): the least key after the step and the lowest b
+        holding it (+inf and ``_NONE`` when no key is below +inf or n is 0). ``M`` C-contiguous 2-D float64;
+        ``p``, ``key`` float64 and ``pred`` int64, all C-contiguous 1-D."""
         f64 = types.float64
         i64 = types.int64
 
@@ -357,7 +358,7 @@ else:
             return isinstance(t, types.Array) and t.ndim == ndim and t.layout == "C" and t.dtype == dtype
 
         ok = arr(M_ty, 2, f64) and arr(p_ty, 1, f64) and arr(key_ty, 1, f64)
-        if not (ok and arr(todo_ty, 1, i64) and arr(pred_ty, 1, i64)):
+        if not (ok and arr(pred_ty, 1, i64)):
             return None
-        sig = types.Tuple((f64, i64))(M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, todo_ty, pred_ty, n_ty)
+        sig = types.Tuple((f64, i64))(M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty)
         return sig, _codegen_relax
