@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from linassign._numba._balanced_common import row_top2
 from linassign._numba._balanced_ssp import _relax
-from linassign._numba._simd import _NONE, LANES, _relax_lanes_py, _top2_lanes_py, top2_lanes
+from linassign._numba._simd import _NONE, LANES, relax_scalar, top2_lanes, top2_scalar
 
 
 @numba.njit(cache=False)
@@ -115,13 +115,13 @@ def test_row_top2_flags_nan_and_plus_inf_in_its_sum(case, data):
 @settings(max_examples=100, deadline=None)
 @given(rows())
 def test_the_vector_part_equals_its_scalar_form(case):
-    """``top2_lanes`` over the whole vectors of each row against ``_top2_lanes_py`` (the pure-Python form
-    used under NUMBA_DISABLE_JIT): the same best, second and index; the same sum up to its order."""
+    """``top2_lanes`` over the whole vectors of each row against ``top2_scalar`` (its scalar definition,
+    also its form under NUMBA_DISABLE_JIT): the same best, second and index; the same sum up to its order."""
     s, sgn, p = case
     m = s.shape[1] - s.shape[1] % LANES
     got = _lanes(s, sgn, p, m)
     for i in range(s.shape[0]):
-        b, c, j, t = _top2_lanes_py(s, i, sgn, p, m)
+        b, c, j, t = top2_scalar(s, i, sgn, p, 0, m, -np.inf, -np.inf, _NONE, 0.0)
         assert (got[i, 0], got[i, 1], got[i, 2]) == (b, c, j)
         assert got[i, 3] == t or abs(got[i, 3] - t) <= 1e-12 * np.abs(sgn * s[i, :m].astype(float)).sum()
 
@@ -134,7 +134,7 @@ def _relax_all(M, e, de, pe, p, key, pred):
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 140), st.integers(0, 2**32 - 1), st.booleans())
 def test_dijkstra_step_equals_its_definition(Ec, seed, ties):
-    """``_relax`` (``relax_lanes`` and its scalar tail) against ``_relax_lanes_py`` over all the columns:
+    """``_relax`` (``relax_lanes`` and its scalar tail) against ``relax_scalar`` over all the columns:
     the same keys and predecessors bit for bit, the same least key and lowest column holding it; with arcs
     of no row (+inf), settled columns (key NaN, never updated nor chosen), equal keys, and column counts around
     the vector sizes."""
@@ -151,7 +151,7 @@ def test_dijkstra_step_equals_its_definition(Ec, seed, ties):
     de = float(draw(1)[0]) + 1.0
     key2, pred2 = key.copy(), pred.copy()
     mn, j = _relax_all(M, e, de, p[e], p, key, pred)
-    mn2, j2 = _relax_lanes_py(M, e, de, p[e], p, key2, pred2, Ec)
+    mn2, j2 = relax_scalar(M, e, de, p[e], p, key2, pred2, 0, Ec, np.inf, _NONE)
     np.testing.assert_array_equal(key, key2)  # NaN where NaN: settled columns untouched
     np.testing.assert_array_equal(pred, pred2)
     assert mn == mn2

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK, fmax
-from ._simd import LANES, top2_lanes
+from ._simd import LANES, top2_lanes, top2_scalar
 
 # Compile-time constant: False in the serial kernels (a batch runs them in parallel over its problems), True
 # in the variants made by ``parallel_variant`` for one large problem, whose full passes over the matrix then
@@ -89,16 +89,7 @@ def row_top2(s, i, sgn, p, E):
     a quarter of the scan."""
     n = E - E % LANES
     v, w, j, t = top2_lanes(s, i, sgn, p, n)
-    for e in range(n, E):
-        y = sgn * s[i, e]
-        x = y - p[e]
-        t += y
-        if x > v:
-            w = v
-            v = x
-            j = e
-        elif x > w:
-            w = x
+    v, w, j, t = top2_scalar(s, i, sgn, p, n, E, v, w, j, t)
     if not v > -INF:
         j = -1
     return j, v, w, t

@@ -44,8 +44,8 @@ from ._balanced_common import (
     row_blocks,
     score,
 )
-from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmax, fmin
-from ._simd import LANES, relax_lanes
+from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmin
+from ._simd import LANES, relax_lanes, relax_scalar
 
 _UNKNOWN = -1
 _DUMMY = -2
@@ -358,15 +358,7 @@ def _relax(M, e, de, pe, p, key, pred):
     Ec = key.shape[0]
     n = Ec - Ec % LANES
     mn, j = relax_lanes(M, e, de, pe, p, key, pred, n)
-    for b in range(n, Ec):
-        nd = de + fmax(M[e, b] - pe + p[b], 0.0)
-        if nd < key[b]:
-            key[b] = nd
-            pred[b] = e
-        if key[b] < mn:
-            mn = key[b]
-            j = b
-    return mn, j
+    return relax_scalar(M, e, de, pe, p, key, pred, n, Ec, mn, j)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -19,6 +19,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from ._common import fmax
+
 LANES = 8  # entries per vector
 _SETS = 4  # independent sets of lanes in the main loop
 _NONE = 1 << 62  # the index of a lane that has seen no entry above -inf
@@ -27,14 +29,13 @@ _FAST = ("nsz", "arcp", "contract", "afn", "reassoc")  # as FASTMATH: no nnan/ni
 _MINMAX = ("nnan", "nsz")  # on maxnum/minnum only: they then lower to one instruction (see ``fmax``)
 
 
-def _top2_lanes_py(s, i, sgn, p, n):
-    """The reference semantics of ``top2_lanes`` (and its pure-Python form for coverage runs)."""
-    best = -np.inf
-    second = -np.inf
-    j = _NONE
-    total = 0.0
-    for e in range(n):
-        y = sgn * float(s[i, e])  # in float64, as the vector code (python float * float32 is float32)
+@numba.njit(cache=True, nogil=True, inline="always")
+def top2_scalar(s, i, sgn, p, lo, hi, best, second, j, total):
+    """``top2_lanes``' state (best, second, j, total) carried on over the entries lo <= e < hi of row i, whose
+    indices are above all those already seen: the scalar definition of the vector code, the tail of
+    ``row_top2`` and the reference of the tests (from -inf, -inf, ``_NONE``, 0)."""
+    for e in range(lo, hi):
+        y = sgn * np.float64(s[i, e])  # in float64, as the vector code (python float * float32 is float32)
         x = y - p[e]
         total += y
         if x > best:
@@ -251,12 +252,13 @@ def _codegen_top2(s_ty):
     return codegen
 
 
-def _relax_lanes_py(M, e, de, pe, p, key, pred, n):
-    """The reference semantics of ``relax_lanes`` (and its pure-Python form for coverage runs)."""
-    mn = np.inf
-    j = _NONE
-    for b in range(n):
-        nd = de + max(M[e, b] - pe + p[b], 0.0)
+@numba.njit(cache=True, nogil=True, inline="always")
+def relax_scalar(M, e, de, pe, p, key, pred, lo, hi, mn, j):
+    """``relax_lanes`` over the columns lo <= b < hi, carrying on its (mn, j) from columns below lo: the scalar
+    definition of the vector code, the tail of ``_balanced_ssp._relax`` and the reference of the tests
+    (from +inf, ``_NONE``)."""
+    for b in range(lo, hi):
+        nd = de + fmax(M[e, b] - pe + p[b], 0.0)
         if nd < key[b]:  # never for a settled column: its key is NaN
             key[b] = nd
             pred[b] = e
@@ -315,8 +317,12 @@ def _codegen_relax(context, builder, signature, args):
 
 
 if numba.config.DISABLE_JIT:  # pure Python (coverage runs)
-    top2_lanes = _top2_lanes_py
-    relax_lanes = _relax_lanes_py
+
+    def top2_lanes(s, i, sgn, p, n):
+        return top2_scalar(s, i, sgn, p, 0, n, -np.inf, -np.inf, _NONE, 0.0)
+
+    def relax_lanes(M, e, de, pe, p, key, pred, n):
+        return relax_scalar(M, e, de, pe, p, key, pred, 0, n, np.inf, _NONE)
 
 else:
 
