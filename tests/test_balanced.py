@@ -577,3 +577,40 @@ def test_one_large_problem_on_all_threads_gives_the_serial_answer(case, method):
     assert np.array_equal(par.order, serial.order)
     assert np.array_equal(par.prices, serial.prices)
     assert par.objective == serial.objective and par.bound == serial.bound and par.gap == serial.gap
+
+
+_PURE_PYTHON_SCRIPT = """
+import json, sys
+import numpy as np
+import linassign
+rng = np.random.default_rng(0)
+out = []
+cases = (((24, 4), "float64", None), ((24, 4), "float32", None), ((30, 5), "float64", [3, 4, 5, 6, 2]))
+for shape, dtype, cap in cases:
+    s = rng.normal(size=shape).astype(dtype)
+    for method in ("auction", "hungarian", "sinkhorn"):
+        r = linassign.balanced_assignment(s, None if cap is None else np.array(cap), method=method)
+        out.append([r.assignment.tolist(), r.objective])
+json.dump(out, sys.stdout)
+"""
+
+
+def test_pure_python_mode_gives_the_same_answers():
+    """Under NUMBA_DISABLE_JIT (coverage runs) the kernels run as Python, the SIMD intrinsics as their scalar
+    definitions and the parallel variants as plain functions: the same assignments and objectives."""
+    import contextlib
+    import io
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    pure = subprocess.run(
+        [sys.executable, "-c", _PURE_PYTHON_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert pure.returncode == 0, pure.stderr[-2000:]
+    jit = io.StringIO()
+    with contextlib.redirect_stdout(jit):
+        exec(_PURE_PYTHON_SCRIPT, {})  # this process: the compiled kernels
+    assert json.loads(pure.stdout) == json.loads(jit.getvalue())

@@ -40,7 +40,7 @@ def parallel_variant(dispatcher, parallel=True, **calls):
     the threads (``parallel``), and the kernels it calls are replaced by ``calls`` (their own parallel
     variants). One source, two compiled programs: the serial one for batches (which are parallel over their
     problems, never nested), this one for a single large problem."""
-    py = dispatcher.py_func
+    py = getattr(dispatcher, "py_func", dispatcher)  # a plain function under NUMBA_DISABLE_JIT
     glb = dict(py.__globals__, PARALLEL=True, **calls)
     fn = types.FunctionType(py.__code__, glb, py.__name__ + "_parallel", py.__defaults__, py.__closure__)
     fn.__qualname__ = py.__qualname__ + "_parallel"  # its own numba cache entry
