@@ -457,21 +457,11 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
         u = np.empty(n, np.float64)
         big = n * E >= CONFIG["balanced_parallel_min_size"] and numba.get_num_threads() > 1
         st, obj, bnd, gap, conv, it = (solve_one_parallel if big else solve_one)(
-            s, sgn, cap, np.ascontiguousarray(p0), m, tol_v, params, assignment, order, counts, pr, u
+            s, sgn, cap, p0, m, tol_v, params, assignment, order, counts, pr, u
         )
         if st != STATUS_OK:
             _raise_status(np.array([st]), maximize, False)
-        return {
-            "assignment": assignment,
-            "order": order,
-            "counts": counts,
-            "prices": sgn * pr + 0.0,  # + 0.0: no negative zeros
-            "objective": sgn * obj + 0.0,
-            "bound": sgn * bnd + 0.0,
-            "gap": gap,
-            "converged": bool(conv),
-            "n_iter": int(it),
-        }
+        return _outputs(sgn, assignment, order, counts, pr, obj, bnd, gap, bool(conv), int(it))
     bsz, n, E = s.shape
     if prices is None:
         p0 = np.full((bsz, E), np.nan)
@@ -487,16 +477,22 @@ def solve_balanced(scores: np.ndarray, capacity: np.ndarray, maximize: bool, met
     if bsz > 0:
         solve_batch(s, sgn, cap, p0, m, tol_v, params, assignment, order, counts, pr, u, status, stats)
     _raise_status(status, maximize, True)
+    obj, bnd, gap, conv, it = stats.T
+    return _outputs(sgn, assignment, order, counts, pr, obj, bnd, gap, conv > 0, it.astype(np.int64))
+
+
+def _outputs(sgn, assignment, order, counts, pr, obj, bnd, gap, converged, n_iter) -> dict:
+    """The host wrapper's result in the caller's sense (scalars or per-item arrays alike)."""
     return {
         "assignment": assignment,
         "order": order,
         "counts": counts,
-        "prices": sgn * pr + 0.0,
-        "objective": sgn * stats[:, 0] + 0.0,
-        "bound": sgn * stats[:, 1] + 0.0,
-        "gap": stats[:, 2],
-        "converged": stats[:, 3] > 0,
-        "n_iter": stats[:, 4].astype(np.int64),
+        "prices": sgn * pr + 0.0,  # + 0.0: no negative zeros
+        "objective": sgn * obj + 0.0,
+        "bound": sgn * bnd + 0.0,
+        "gap": gap,
+        "converged": converged,
+        "n_iter": n_iter,
     }
 
 

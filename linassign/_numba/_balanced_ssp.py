@@ -353,8 +353,9 @@ def _relax(M, e, de, pe, p, key, pred):
     """Dijkstra's step from column e, settled at distance ``de`` with price ``pe``: relax its arcs to the
     columns not settled (key not NaN) over reduced costs ``M[e, b] - pe + p[b]`` (clipped at 0: stale entries
     are lower bounds), updating ``key`` and ``pred``. Returns (mn, j): the least key and the lowest column
-    holding it, the next to settle. One vector pass (``_simd.relax_lanes``: 2.5x the select-based loop
-    followed by a pass to find the minimum's index), then the last ``Ec % LANES`` columns."""
+    holding it, the next to settle. One vector pass (``_simd.relax_lanes``), then the last ``Ec % LANES``
+    columns; it replaced a select-based loop and a second pass for the minimum's index (per settled column at
+    2048 x 128: ~250 -> ~170 cycles with the NaN keys)."""
     Ec = key.shape[0]
     n = Ec - Ec % LANES
     mn, j = relax_lanes(M, e, de, pe, p, key, pred, n)
