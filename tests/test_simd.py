@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linassign._numba._balanced_common import row_top2
 from linassign._numba._balanced_ssp import _relax
-from linassign._numba._simd import _NONE, LANES, relax_scalar, top2_lanes, top2_scalar
+from linassign._numba._simd import (
+    _AHEAD_BYTES,
+    _NONE,
+    LANES,
+    prefetch_row,
+    relax_scalar,
+    rows_ahead,
+    top2_lanes,
+    top2_scalar,
+)
 
 
 @numba.njit(cache=False)
@@ -23,6 +33,20 @@ def _scan(s, sgn, p):
     for i in range(n):
         j[i], v[i], w[i], t[i] = row_top2(s, i, sgn, p, E)
     return j, v, w, t
+
+
+@numba.njit(cache=False)
+def _prefetched_sums(s):
+    """Row sums of s, each row asked for ahead of time, and asking past the last row too."""
+    n = s.shape[0]
+    ahead = rows_ahead(s)
+    out = np.zeros(n)
+    for i in range(n):
+        prefetch_row(s, i + ahead)
+        prefetch_row(s, n + i)  # no such row: nothing is asked for
+        for e in range(s.shape[1]):
+            out[i] += s[i, e]
+    return out, ahead
 
 
 @numba.njit(cache=False)
@@ -156,3 +180,13 @@ def test_dijkstra_step_equals_its_definition(Ec, seed, ties):
     np.testing.assert_array_equal(pred, pred2)
     assert mn == mn2
     assert j == j2 or (mn == np.inf and j2 == _NONE)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (40, 9), (64, 128), (5, 3000)])
+def test_prefetch_is_a_hint_inside_the_array(shape, dtype):
+    """Asking for rows ahead, within the array or past it, changes nothing and reads nothing outside it."""
+    s = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    out, ahead = _prefetched_sums(s)
+    np.testing.assert_allclose(out, s.astype(np.float64).sum(axis=1), rtol=1e-5, atol=1e-5)
+    assert ahead == max(1, _AHEAD_BYTES // (shape[1] * s.itemsize))

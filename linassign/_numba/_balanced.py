@@ -36,6 +36,7 @@ from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import arc_minima, greedy_arcs, greedy_then_arcs, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
+from ._simd import prefetch_row, rows_ahead
 
 METHODS = {"hungarian": 0, "auction": 1, "sinkhorn": 2}
 
@@ -86,7 +87,9 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
     m = k_sub * E
     best = np.empty(m, np.int64)
     tie = np.zeros(m, np.bool_)
+    ahead = rows_ahead(s)
     for r in numba.prange(m):
+        prefetch_row(s, (r + ahead) * f)  # these rows are too far apart for the hardware to guess
         bad, j, v, w = checked_argmax(s, r * f, sgn, p, E, False)
         if bad:
             best[r] = -2
@@ -109,7 +112,9 @@ def _every_fth_row(s, f, m):
     """Rows 0, f, 2f, ... (m of them) as a new matrix."""
     E = s.shape[1]
     sub = np.empty((m, E), s.dtype)
+    ahead = rows_ahead(s)
     for r in range(m):
+        prefetch_row(s, (r + ahead) * f)
         for e in range(E):
             sub[r, e] = s[r * f, e]
     return sub

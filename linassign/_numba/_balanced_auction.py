@@ -27,6 +27,7 @@ import numpy as np
 
 from ._balanced_common import PARALLEL, member_slots, row_blocks, row_top2, score
 from ._common import INF
+from ._simd import prefetch_row, rows_ahead
 
 
 @numba.njit(cache=True, nogil=True)
@@ -60,9 +61,11 @@ def initial_bids(s, sgn, p, E, has_drop, col, key, okc, okv):
     n = s.shape[0]
     g = np.empty(n)  # the gap of each row, +inf when it has nowhere else to go
     nb = row_blocks(n, PARALLEL, 256)
+    ahead = rows_ahead(s)
     for c in numba.prange(nb):
         q = p.copy()  # best_outside writes the prices it is given
         for i in range(c * n // nb, (c + 1) * n // nb):
+            prefetch_row(s, i + ahead)
             a = col[i]
             j, w = best_outside(s, i, a, sgn, q, E, has_drop)
             own = score(s, i, a, sgn, E)

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK, fmax
-from ._simd import LANES, top2_lanes, top2_scalar
+from ._simd import LANES, prefetch, prefetch_row, rows_ahead, top2_lanes, top2_scalar
 
 # Compile-time constant: False in the serial kernels (a batch runs them in parallel over its problems), True
 # in the variants made by ``parallel_variant`` for one large problem, whose full passes over the matrix then
@@ -142,7 +142,9 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
     STATUS_NAN or STATUS_INVALID (an infinity of the wrong sign) if any row holds one, else
     STATUS_INFEASIBLE if some row has no allowed column."""
     n = s.shape[0]
+    ahead = rows_ahead(s)
     for i in numba.prange(n):
+        prefetch_row(s, i + ahead)
         bad, j, _, _ = checked_argmax(s, i, sgn, p, E, has_drop)
         col[i] = -1 - bad if bad else j
     return greedy_status(col, cnt)
@@ -155,7 +157,9 @@ def best_and_margin(s, sgn, p, E, has_drop, col, margin):
     minus its second best (+inf: no second). The count-balancing steps' pass and the first of
     ``greedy_then_arcs``' two."""
     n = s.shape[0]
+    ahead = rows_ahead(s)
     for i in numba.prange(n):
+        prefetch_row(s, i + ahead)
         bad, j, v, w = checked_argmax(s, i, sgn, p, E, has_drop)
         col[i] = -1 - bad if bad else j
         if not bad and j >= 0 and not has_drop:
@@ -283,7 +287,11 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
                 known = known and rise >= 0.0 and rise < INF
                 least = min(least, rise)
                 scale = max(scale, abs(p[e]) + abs(p0[e]))
+    ahead = rows_ahead(s)
     for i in numba.prange(n):
+        k = i + ahead
+        if k < n and col[k] < E:
+            prefetch(s, k, col[k])
         j = col[i]
         x = sgn * s[i, j] if j < E else 0.0
         own[i] = x

@@ -45,7 +45,7 @@ from ._balanced_common import (
     score,
 )
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmin
-from ._simd import LANES, relax_lanes, relax_scalar
+from ._simd import LANES, prefetch_row, relax_lanes, relax_scalar, rows_ahead
 
 _UNKNOWN = -1
 _DUMMY = -2
@@ -274,13 +274,19 @@ def arc_minima(s, sgn, E, Ec, mem, lo, hi, own, M, W, M2, W2):
     of each row in its column. One pass over the matrix, column by column over the members
     ``mem[lo[a]:hi[a]]`` (in row order), the columns split over the threads when ``PARALLEL`` (each row of
     M written by one thread: no private copies to merge)."""
+    ahead = rows_ahead(s)
     for a in numba.prange(Ec):
         _clear_block(M[a : a + 1], W[a : a + 1], M2[a : a + 1], W2[a : a + 1])
         for t in range(lo[a], hi[a]):
             i = mem[t]
             own[i] = score(s, i, a, sgn, E)
+        for t in range(lo[a], min(lo[a] + ahead, hi[a])):
+            prefetch_row(s, mem[t])
         t = lo[a]
         while t + 4 <= hi[a]:
+            # A column's members lie anywhere in the matrix: the hardware cannot guess them.
+            for k in range(t + ahead, min(t + ahead + 4, hi[a])):
+                prefetch_row(s, mem[k])
             _arc_rows4(s, sgn, E, Ec, a, mem, t, own, M, W, M2, W2)
             t += 4
         while t < hi[a]:
@@ -318,6 +324,7 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
         return greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
     nb = bm.shape[0]
+    ahead = rows_ahead(s)
     for c in numba.prange(nb):
         _clear_block(bm[c], bw[c], bm2[c], bw2[c])
         # Rows wait in a column's queue until it holds four, which then join the minima together
@@ -326,6 +333,7 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
         queue = np.empty((Ec, 4), np.int64)
         nq = np.zeros(Ec, np.int64)
         for i in range(c * n // nb, (c + 1) * n // nb):
+            prefetch_row(s, i + ahead)
             bad, j, v, w = checked_argmax(s, i, sgn, p, E, has_drop)
             if bad:
                 col[i] = -1 - bad
