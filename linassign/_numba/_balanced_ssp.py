@@ -505,6 +505,8 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                     if M[a, b] > tight[b]:
                         ok = False
                         break
+                    if W[a, b] >= 0:
+                        prefetch_row(s, W[a, b])  # the rows of a path then load together, not in turn
                     b = a
                 if not ok or cnt[b] + dm[b] <= capx[b]:
                     break
