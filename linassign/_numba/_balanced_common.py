@@ -242,6 +242,17 @@ def place_dummies(p, capx, cnt, dm, n_dummy):
         dm[first] += left
 
 
+_SUM_BLOCKS = 4  # row blocks of the certificate's sums, in both compilations
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _neumaier(total, comp, x):
+    """(total + x, comp + the rounding error of that addition): Neumaier's compensated summation step."""
+    t = total + x
+    comp += (total - t) + x if abs(total) >= abs(x) else (x - t) + total
+    return t, comp
+
+
 @numba.njit(cache=True, nogil=True)
 def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_out, counts_out, p0, j0, margin):
     """Certificate and outputs of a finished state, all in the maximize orientation of ``sgn * s``.
@@ -274,9 +285,7 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
         prices_out[e] = p[e] - shift if capx[e] > 0 else INF
     for e in range(E):
         counts_out[e] = cnt[e]
-    # Row duals; capacity-0 columns still have price +inf here, so they do not count. The row's own score is
-    # read while the row is in cache, so that the serial sums below never go back to the matrix.
-    own = np.empty(n)
+    # Row duals; capacity-0 columns still have price +inf here, so they do not count.
     known = p0.shape[0] > 0 and not has_drop
     least = INF
     scale = 0.0
@@ -287,21 +296,44 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
                 known = known and rise >= 0.0 and rise < INF
                 least = min(least, rise)
                 scale = max(scale, abs(p[e]) + abs(p0[e]))
+    # The rows in _SUM_BLOCKS fixed blocks (on the threads when PARALLEL), each summing its rows' objective,
+    # bound and gap terms as it goes, with Neumaier compensation; the blocks' sums are then added in order.
+    # The same arithmetic in both compilations, and no serial pass over the rows.
     ahead = rows_ahead(s)
-    for i in numba.prange(n):
-        k = i + ahead
-        if k < n and col[k] < E:
-            prefetch(s, k, col[k])
-        j = col[i]
-        x = sgn * s[i, j] if j < E else 0.0
-        own[i] = x
-        if known and j == j0[i] and margin[i] - (p[j] - p0[j] - least) > 1e-9 * (abs(x) + scale):
-            u = x - prices_out[j]
-        else:
-            u = row_max(s, i, sgn, prices_out, E)
-            if has_drop and u < 0.0:
-                u = 0.0
-        u_out[i] = u
+    part = np.zeros((_SUM_BLOCKS, 5))
+    for c in numba.prange(_SUM_BLOCKS):
+        o, co, bd, cbd, gp = 0.0, 0.0, 0.0, 0.0, 0.0
+        for i in range(c * n // _SUM_BLOCKS, (c + 1) * n // _SUM_BLOCKS):
+            k = i + ahead
+            if k < n and col[k] < E:
+                prefetch(s, k, col[k])
+            j = col[i]
+            x = sgn * s[i, j] if j < E else 0.0
+            if known and j == j0[i] and margin[i] - (p[j] - p0[j] - least) > 1e-9 * (abs(x) + scale):
+                u = x - prices_out[j]
+            else:
+                u = row_max(s, i, sgn, prices_out, E)
+                if has_drop and u < 0.0:
+                    u = 0.0
+            u_out[i] = u
+            bd, cbd = _neumaier(bd, cbd, u)
+            if j < E:
+                o, co = _neumaier(o, co, x)
+                gp += u - (x - prices_out[j])  # >= 0: the row's shortfall from its best value
+            else:
+                gp += u  # a dropped row forgoes u >= 0
+        part[c, 0] = o
+        part[c, 1] = co
+        part[c, 2] = bd
+        part[c, 3] = cbd
+        part[c, 4] = gp
+    obj, cobj, bnd, cb, gap = 0.0, 0.0, 0.0, 0.0, 0.0
+    for c in range(_SUM_BLOCKS):
+        obj, cobj = _neumaier(obj, cobj, part[c, 0])
+        cobj += part[c, 1]
+        bnd, cb = _neumaier(bnd, cb, part[c, 2])
+        cb += part[c, 3]
+        gap += part[c, 4]
     # Capacity-0 columns: the least price with u[i] + p[e] >= score (>= 0 unless rows are dropped).
     for e in range(E):
         if capx[e] == 0:
@@ -315,32 +347,9 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
             if need == -INF:
                 need = 0.0
             prices_out[e] = need
-    # Objective, bound and gap with Neumaier compensation.
-    obj = 0.0
-    cobj = 0.0
-    bnd = 0.0
-    cb = 0.0
-    gap = 0.0
-    for i in range(n):
-        u = u_out[i]
-        t = bnd + u
-        cb += (bnd - t) + u if abs(bnd) >= abs(u) else (u - t) + bnd
-        bnd = t
-        j = col[i]
-        if j < E:
-            x = own[i]
-            t = obj + x
-            cobj += (obj - t) + x if abs(obj) >= abs(x) else (x - t) + obj
-            obj = t
-            gap += u - (x - prices_out[j])  # >= 0: the row's shortfall from its best value
-        else:
-            gap += u  # a dropped row forgoes u >= 0
     for e in range(E):
         if capx[e] > 0:
-            x = capx[e] * prices_out[e]
-            t = bnd + x
-            cb += (bnd - t) + x if abs(bnd) >= abs(x) else (x - t) + bnd
-            bnd = t
+            bnd, cb = _neumaier(bnd, cb, capx[e] * prices_out[e])
             gap += (capx[e] - cnt[e]) * prices_out[e]  # free slots of a priced column
     # Stable counting sort: rows grouped by column in ascending order, dropped rows last.
     start = np.zeros(E + 1, np.int64)
