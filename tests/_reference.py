@@ -93,8 +93,7 @@ def assert_same_objective(actual, expected, cost, k: int | None = None) -> None:
         return
     tol = objective_tolerance(cost, k)
     assert abs(float(actual) - float(expected)) <= tol, (
-        f"objective {actual!r} != reference {expected!r} "
-        f"(diff {float(actual) - float(expected):.3g}, tol {tol:.3g})"
+        f"objective {actual!r} != reference {expected!r} (diff {float(actual) - float(expected):.3g}, tol {tol:.3g})"
     )
 
 

@@ -52,9 +52,7 @@ def forbidden_value(maximize: bool) -> float:
 
 
 @st.composite
-def shapes(
-    draw, *, min_side: int = 0, max_side: int = 8, kind: str = "any", batch: tuple[int, int] | None = None
-):
+def shapes(draw, *, min_side: int = 0, max_side: int = 8, kind: str = "any", batch: tuple[int, int] | None = None):
     """(n, m), or (B, n, m) when ``batch=(min_B, max_B)``.
 
     kind: "any", "square", "tall" (n > m) or "wide" (n < m).
@@ -95,9 +93,7 @@ def _elements(family: str, exponent: int):
     if family == "magnitude":
         return st.floats(-1.0, 1.0).map(lambda x: x * 10.0**exponent), np.float64
     if family == "mixed_magnitude":
-        return st.builds(
-            lambda x, e: x * 10.0**e, st.floats(-1.0, 1.0), st.integers(MIN_EXP, MAX_EXP)
-        ), np.float64
+        return st.builds(lambda x, e: x * 10.0**e, st.floats(-1.0, 1.0), st.integers(MIN_EXP, MAX_EXP)), np.float64
     if family == "huge_ties":
         return st.integers(-3, 3).map(lambda d: 1e15 + d), np.float64
     raise ValueError(f"no elementwise strategy for family {family!r}")
@@ -130,9 +126,7 @@ def _seeded(rng: np.random.Generator, shape: tuple[int, ...], family: str, expon
 def values(draw, shape: tuple[int, ...], family: str) -> np.ndarray:
     """A fresh array of ``shape`` whose entries follow ``family``."""
     if family == "constant":
-        value = draw(
-            st.one_of(st.integers(-5, 5), st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, 1e15, 1e-12]))
-        )
+        value = draw(st.one_of(st.integers(-5, 5), st.floats(-1e6, 1e6), st.sampled_from([0.0, -0.0, 1e15, 1e-12])))
         return np.full(shape, value, dtype=np.int64 if isinstance(value, int) else np.float64)
     exponent = draw(st.integers(MIN_EXP, MAX_EXP)) if family == "magnitude" else 0
     if int(np.prod(shape)) <= ELEMENTWISE_MAX:

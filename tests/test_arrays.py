@@ -60,9 +60,7 @@ def test_read_only_inputs_are_accepted(p):
     np.testing.assert_array_equal(cost, p.cost)
 
 
-@pytest.mark.parametrize(
-    "dtype", [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_, np.float16]
-)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_, np.float16])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided", "fortran", "reversed"])
 def test_read_only_views_of_every_layout(dtype, layout):
     base = np.random.default_rng(3).integers(0, 9, (12, 10)).astype(dtype)
@@ -174,9 +172,7 @@ def test_real_dtypes_match_scipy(dtype, data):
     assert_same_objective(exact_objective(cost, r, c), scipy_objective(cost, maximize), cost)
     res = linassign.hungarian(cost, maximize=maximize)
     assert res.u.dtype == np.float64 and res.v.dtype == np.float64
-    assert linassign.verify(cost, res) <= 1e-9 * max(
-        1.0, float(np.abs(cost.astype(np.float64)).max(initial=0))
-    )
+    assert linassign.verify(cost, res) <= 1e-9 * max(1.0, float(np.abs(cost.astype(np.float64)).max(initial=0)))
 
 
 def test_float16_is_upcast_not_rounded_twice():
@@ -258,9 +254,7 @@ def test_any_dlpack_object_comes_back_in_its_own_library():
 
 
 def _torch():
-    return pytest.importorskip(
-        "torch", reason="torch is not installed: the torch round-trip cannot be tested"
-    )
+    return pytest.importorskip("torch", reason="torch is not installed: the torch round-trip cannot be tested")
 
 
 TORCH_DTYPES = ["float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"]
@@ -271,9 +265,7 @@ TORCH_DTYPES = ["float64", "float32", "float16", "int64", "int32", "int16", "int
 def test_torch_tensors_in_torch_tensors_out(dtype, maximize):
     torch = _torch()
     rng = np.random.default_rng(7)
-    base = (
-        rng.integers(0, 5, (7, 11)) if dtype not in ("float64", "float32", "float16") else rng.random((7, 11))
-    )
+    base = rng.integers(0, 5, (7, 11)) if dtype not in ("float64", "float32", "float16") else rng.random((7, 11))
     t = torch.from_numpy(base).to(getattr(torch, dtype))
     snapshot = t.clone()
     ref = t.numpy()
@@ -319,9 +311,7 @@ def test_torch_non_contiguous_views(view):
     for maximize in (False, True):
         r, c = linassign.linear_sum_assignment(t, maximize=maximize)
         assert isinstance(r, torch.Tensor) and r.dtype == torch.int64
-        assert exact_objective(ref, r.numpy(), c.numpy()) == pytest.approx(
-            scipy_objective(ref, maximize), rel=1e-13
-        )
+        assert exact_objective(ref, r.numpy(), c.numpy()) == pytest.approx(scipy_objective(ref, maximize), rel=1e-13)
     assert torch.equal(base, snapshot)
 
 
@@ -335,9 +325,7 @@ def test_torch_batched():
     assert isinstance(res.gap, torch.Tensor) and isinstance(res.converged, torch.Tensor)
     for b in range(4):
         ref = t[b].numpy()
-        assert exact_objective(ref, r[b].numpy(), c[b].numpy()) == pytest.approx(
-            scipy_objective(ref), rel=1e-12
-        )
+        assert exact_objective(ref, r[b].numpy(), c[b].numpy()) == pytest.approx(scipy_objective(ref), rel=1e-12)
     gaps = linassign.verify(t, res)
     assert np.shape(gaps) == (4,) and np.all(np.asarray(gaps) <= 1e-12)
 
@@ -364,12 +352,8 @@ def test_torch_bfloat16_is_refused_with_a_hint():
 # ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    gpu_available(), reason="a CUDA device with cupy is present: backend='gpu' must work there"
-)
-@pytest.mark.parametrize(
-    "cost", [np.eye(3), [[1.0, 2.0]], np.zeros((2, 3, 3))], ids=["numpy", "list", "batch"]
-)
+@pytest.mark.skipif(gpu_available(), reason="a CUDA device with cupy is present: backend='gpu' must work there")
+@pytest.mark.parametrize("cost", [np.eye(3), [[1.0, 2.0]], np.zeros((2, 3, 3))], ids=["numpy", "list", "batch"])
 def test_gpu_backend_without_a_gpu_raises_with_an_install_hint(cost):
     with pytest.raises(linassign.BackendUnavailableError) as info:
         linassign.hungarian(cost, backend="gpu")
@@ -377,9 +361,7 @@ def test_gpu_backend_without_a_gpu_raises_with_an_install_hint(cost):
     assert "pip install 'linassign[gpu]'" in str(info.value)
 
 
-@pytest.mark.skipif(
-    gpu_available(), reason="a CUDA device with cupy is present: backend='gpu' must work there"
-)
+@pytest.mark.skipif(gpu_available(), reason="a CUDA device with cupy is present: backend='gpu' must work there")
 def test_gpu_backend_without_a_gpu_raises_for_torch_cpu_tensors():
     torch = _torch()
     with pytest.raises(linassign.BackendUnavailableError, match="linassign\\[gpu\\]"):
@@ -387,9 +369,7 @@ def test_gpu_backend_without_a_gpu_raises_for_torch_cpu_tensors():
 
 
 @pytest.mark.gpu
-@pytest.mark.xfail(
-    raises=linassign.BackendUnavailableError, strict=False, reason="GPU kernels land with the GPU issue"
-)
+@pytest.mark.xfail(raises=linassign.BackendUnavailableError, strict=False, reason="GPU kernels land with the GPU issue")
 def test_gpu_backend_solves_a_numpy_input_and_returns_numpy():
     cost = np.random.default_rng(0).random((20, 30))
     res = linassign.hungarian(cost, backend="gpu")

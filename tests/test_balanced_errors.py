@@ -21,9 +21,7 @@ def solve(scores=S, capacity=None, **kw):
 
 
 def test_scores_must_be_2d_or_3d():
-    with pytest.raises(
-        ValueError, match=r"scores must be a matrix \(n, E\) .* got a 1-D array of shape \(4,\)"
-    ):
+    with pytest.raises(ValueError, match=r"scores must be a matrix \(n, E\) .* got a 1-D array of shape \(4,\)"):
         solve(np.ones(4))
 
 
@@ -57,9 +55,7 @@ def test_nan_scores_are_rejected(method, batched, dtype):
 def test_an_infinity_of_the_wrong_sign_is_rejected(maximize, bad, method, batched):
     s = S.copy()
     s[0, 0] = bad
-    with pytest.raises(
-        ValueError, match=rf"scores contain [+-]inf, which is not allowed when maximize={maximize}"
-    ):
+    with pytest.raises(ValueError, match=rf"scores contain [+-]inf, which is not allowed when maximize={maximize}"):
         solve(_place(batched, s), maximize=maximize, method=method)
 
 
@@ -154,9 +150,7 @@ def test_capacity_must_be_integral():
 
 
 def test_capacity_shape():
-    with pytest.raises(
-        ValueError, match=r"capacity must be an integer or an array of shape \(2,\), got shape \(3,\)"
-    ):
+    with pytest.raises(ValueError, match=r"capacity must be an integer or an array of shape \(2,\), got shape \(3,\)"):
         solve(capacity=[1, 2, 3])
 
 

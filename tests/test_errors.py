@@ -18,9 +18,7 @@ INVALID = "^matrix contains invalid numeric entries$"
 INFEASIBLE = "^cost matrix is infeasible$"
 
 ENTRY_POINTS = {
-    "linear_sum_assignment": lambda cost, maximize=False: linassign.linear_sum_assignment(
-        cost, maximize=maximize
-    ),
+    "linear_sum_assignment": lambda cost, maximize=False: linassign.linear_sum_assignment(cost, maximize=maximize),
     "hungarian": lambda cost, maximize=False: linassign.hungarian(cost, maximize=maximize),
 }
 

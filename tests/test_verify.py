@@ -45,9 +45,7 @@ def _solved(p):
 
 def _with_objective(cost, res, row_ind, col_ind):
     """res with a different (but consistent) assignment: objective recomputed, duals kept."""
-    return res._replace(
-        row_ind=row_ind, col_ind=col_ind, objective=float(exact_objective(cost, row_ind, col_ind))
-    )
+    return res._replace(row_ind=row_ind, col_ind=col_ind, objective=float(exact_objective(cost, row_ind, col_ind)))
 
 
 # ----------------------------------------------------------------------------------------------------------
