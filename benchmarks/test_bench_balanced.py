@@ -133,13 +133,13 @@ def test_bench_balanced_float32(benchmark, method):
     assert verify_balanced(s, res, np.asarray, capacity=128) <= _tol(s, want)
 
 
-@pytest.mark.parametrize("start", ["cold", "warm"])
+@pytest.mark.parametrize("start", ["cold", "warm", "argmax"])
 def test_bench_balanced_warm_start(benchmark, start):
     """20 successive base problems (16384 x 128) whose tokens and centroids drift by 1% per step, solved
-    from scratch or from the previous step's prices."""
+    from scratch or from the previous step's prices, beside ``argmax`` on the same matrices (each row to its
+    best column, no capacities: the speed floor of the other groups, numpy on one thread)."""
     seq = drifting_scores(16384, 128, steps=20)
     benchmark.group = "balanced warm start: 20 drifting base 16384x128"
-    wants = [certified_optimum(f"drift{t}", s) for t, s in enumerate(seq)]
 
     def cold():
         return [linassign.balanced_assignment(s) for s in seq]
@@ -152,9 +152,18 @@ def test_bench_balanced_warm_start(benchmark, start):
             out.append(res)
         return out
 
+    def floor():
+        return [argmax_assignment(s) for s in seq]
+
     # 7 rounds after one unmeasured: with 3 and none, one slow round (first touch of fresh arrays, the
     # machine's drift) made the IQR 50-70% of the median.
-    results = benchmark.pedantic(cold if start == "cold" else warm, rounds=7, iterations=1, warmup_rounds=1)
+    run = {"cold": cold, "warm": warm, "argmax": floor}[start]
+    results = benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
+    if start == "argmax":
+        for s, a in zip(seq, results, strict=True):
+            assert np.array_equal(a, s.argmax(axis=1))
+        return
+    wants = [certified_optimum(f"drift{t}", s) for t, s in enumerate(seq)]
     for s, res, want in zip(seq, results, wants, strict=True):
         assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
 
