@@ -475,6 +475,45 @@ def test_the_parallel_greedy_arc_minima_pass_equals_the_serial_one(kind, n, E, d
         np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize(("n", "drift"), [(2048, 0.01), (8192, 0.01), (8192, 0.2)])
+def test_the_certificate_from_the_kept_scores_equals_the_one_read_from_the_matrix(n, drift):
+    """``finalize`` takes each row's score in its column from ``own`` (kept by the greedy pass and every row
+    move of the exact phase) instead of the matrix: on a warm start from the previous step's prices it must
+    give the same objective, bound, gap, prices, row duals and order, bit for bit (8192 x 128 float64 is
+    above the size taken to be in cache, where it asks ahead only for the rows it scans)."""
+    from linassign._numba._balanced import _greedy_arcs_parallel
+    from linassign._numba._balanced_common import finalize, parallel_variant
+    from linassign._numba._balanced_ssp import arc_minima, ssp
+
+    rng = np.random.default_rng(11)
+    E = 128
+    x = rng.standard_normal((n, 64))
+    c = rng.standard_normal((E, 64))
+    prices = linassign.balanced_assignment(x @ c.T / 8.0).prices
+    s = (x + drift * rng.standard_normal(x.shape)) @ (c + drift * rng.standard_normal(c.shape)).T / 8.0
+    capx = np.full(E, n // E, np.int64)
+    p = np.asarray(prices, dtype=np.float64).copy()
+    col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+    M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
+    assert _greedy_arcs_parallel(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
+    p0, j0 = p.copy(), col.copy()
+    exact = parallel_variant(ssp, parallel=False, arc_minima=parallel_variant(arc_minima))
+    status, phases = exact(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True)
+    assert status == 0 and phases > 0 and (col != j0).any()  # rows moved: ``own`` was updated on the way
+    np.testing.assert_array_equal(own, s[np.arange(n), col])
+    outs = []
+    for kernel in (finalize, parallel_variant(finalize)):
+        for kept in (own, np.empty(0)):
+            arrays = (np.empty(E), np.empty(n), np.empty(n, np.int64), np.empty(E, np.int64))
+            sums = kernel(s, 1.0, p, E, False, capx, col, cnt, *arrays, p0, j0, margin, kept)
+            outs.append((sums, arrays))
+    for sums, arrays in outs[1:]:
+        assert sums == outs[0][0]
+        for got, ref in zip(arrays, outs[0][1], strict=True):
+            np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(outs[0][1][1], (s - outs[0][1][0]).max(axis=1))  # u: every row's best value
+
+
 @settings(max_examples=60)
 @given(
     n_cols=st.integers(1, 4),

@@ -333,7 +333,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             return status, 0.0, 0.0, 0.0, False, n_iter
     for i in range(n):
         assignment[i] = col[i] if col[i] < E else -1
-    obj, bnd, gap = finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices, u, order, counts, p0, j0, margin)
+    # Each row's score in its column, kept since the full scan when no auction moved rows (its moves do not
+    # keep ``own``; the exact phase's do).
+    own_kept = own if have_M else np.empty(0)
+    obj, bnd, gap = finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices, u, order, counts, p0, j0, margin, own_kept)
     return STATUS_OK, obj, bnd, gap, True, n_iter
 
 
