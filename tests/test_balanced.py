@@ -514,6 +514,58 @@ def test_the_certificate_from_the_kept_scores_equals_the_one_read_from_the_matri
     np.testing.assert_array_equal(outs[0][1][1], (s - outs[0][1][0]).max(axis=1))  # u: every row's best value
 
 
+def _exact_phase_from_greedy(s, cap):
+    """The serial exact phase on the greedy start at zero prices (the state a solve hands it): (status,
+    phases, assignment, prices)."""
+    from linassign._numba._balanced_ssp import greedy_arcs, ssp
+
+    n, E = s.shape
+    p = np.zeros(E)
+    col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+    M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
+    assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
+    capx = np.asarray(cap, np.int64)
+    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True)
+    return status, phases, col, p
+
+
+def test_one_phase_moves_units_over_tight_arcs_off_the_shortest_path_tree():
+    """Rows 0-2 tie between columns 0 and 2, rows 3-5 between 1 and 2; the greedy start puts them in 0 and 1
+    (the lowest tied column), one over capacity each. Dijkstra reaches column 2 from 0 (its tree arc) and
+    again, at the same distance, from 1: after the first unit over the tree arc column 0 has nothing left to
+    give, and the second unit must come over the arc 1 -> 2, which is off the tree but as tight. One phase
+    moves both (a search along tree paths alone needed a second Dijkstra)."""
+    s = np.array([[1.0, 0.0, 1.0]] * 3 + [[0.0, 1.0, 1.0]] * 3)
+    status, phases, col, p = _exact_phase_from_greedy(s, [2, 2, 2])
+    assert status == 0 and phases == 1
+    np.testing.assert_array_equal(np.bincount(col, minlength=3), [2, 2, 2])
+    assert s[np.arange(6), col].sum() == 6.0  # every row in a column of score 1: optimal
+    assert (s - p).max(axis=1).tolist() == (s[np.arange(6), col] - p[col]).tolist()  # each row in a best column
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_cols=st.integers(2, 6),
+    k=st.integers(1, 6),
+    top=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_exact_phase_on_tied_integer_scores_is_optimal(n_cols, k, top, seed):
+    """Small integer scores, where most arcs are tight and the moves leave the shortest-path tree: the exact
+    phase from the greedy start ends balanced, with every row in a best column under its prices and the
+    optimal total of scipy on the expanded matrix."""
+    rng = np.random.default_rng(seed)
+    n = k * n_cols
+    s = rng.integers(0, top + 1, (n, n_cols)).astype(np.float64)
+    status, phases, col, p = _exact_phase_from_greedy(s, [k] * n_cols)
+    assert status == 0
+    np.testing.assert_array_equal(np.bincount(col, minlength=n_cols), [k] * n_cols)
+    np.testing.assert_array_equal((s - p).max(axis=1), s[np.arange(n), col] - p[col])
+    expanded = np.repeat(s, k, axis=1)
+    r, c = scipy_lsa(expanded, maximize=True)
+    assert s[np.arange(n), col].sum() == expanded[r, c].sum()
+
+
 @settings(max_examples=60)
 @given(
     n_cols=st.integers(1, 4),

@@ -15,6 +15,7 @@ from linassign._numba._simd import (
     _AHEAD_BYTES,
     _NONE,
     LANES,
+    TIE,
     prefetch_row,
     relax_scalar,
     rows_ahead,
@@ -151,17 +152,17 @@ def test_the_vector_part_equals_its_scalar_form(case):
 
 
 @numba.njit(cache=False)
-def _relax_all(M, e, de, pe, p, key, pred):
-    return _relax(M, e, de, pe, p, key, pred)
+def _relax_all(M, e, de, pe, p, key, pred, mark):
+    return _relax(M, e, de, pe, p, key, pred, mark)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 140), st.integers(0, 2**32 - 1), st.booleans())
-def test_dijkstra_step_equals_its_definition(Ec, seed, ties):
+@given(st.integers(1, 140), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_dijkstra_step_equals_its_definition(Ec, seed, ties, mark):
     """``_relax`` (``relax_lanes`` and its scalar tail) against ``relax_scalar`` over all the columns:
     the same keys and predecessors bit for bit, the same least key and lowest column holding it; with arcs
-    of no row (+inf), settled columns (key NaN, never updated nor chosen), equal keys, and column counts around
-    the vector sizes."""
+    of no row (+inf), settled columns (key NaN, never updated nor chosen), equal keys, predecessors already
+    marked ``TIE``, column counts around the vector sizes, and the tie marks asked for (``mark``) or not."""
     rng = np.random.default_rng(seed)
     draw = (lambda size: rng.integers(0, 3, size).astype(float)) if ties else (lambda size: rng.normal(size=size))
     M = draw((Ec, Ec))
@@ -171,13 +172,22 @@ def test_dijkstra_step_equals_its_definition(Ec, seed, ties):
     key[rng.random(Ec) < 0.2] = np.inf
     key[rng.random(Ec) < 0.3] = np.nan  # settled
     pred = rng.integers(-1, Ec, Ec)
+    pred[(pred >= 0) & (rng.random(Ec) < 0.3)] += TIE
     e = int(rng.integers(0, Ec))
     de = float(draw(1)[0]) + 1.0
+    key0, pred0 = key.copy(), pred.copy()
     key2, pred2 = key.copy(), pred.copy()
-    mn, j = _relax_all(M, e, de, p[e], p, key, pred)
-    mn2, j2 = relax_scalar(M, e, de, p[e], p, key2, pred2, 0, Ec, np.inf, _NONE)
+    mn, j = _relax_all(M, e, de, p[e], p, key, pred, mark)
+    mn2, j2 = relax_scalar(M, e, de, p[e], p, key2, pred2, 0, Ec, np.inf, _NONE, mark)
     np.testing.assert_array_equal(key, key2)  # NaN where NaN: settled columns untouched
     np.testing.assert_array_equal(pred, pred2)
+    # The marks from their definition: a column reached again at its key (not a settled one, not one without
+    # a predecessor) gains the bit when asked for; a key that falls takes e without it; others keep theirs.
+    nd = de + np.maximum(M[e] - p[e] + p, 0.0)
+    fell = nd < key0
+    again = (nd == key0) & (pred0 >= 0)
+    expect = np.where(fell, e, np.where(again & mark, pred0 | TIE, pred0))
+    np.testing.assert_array_equal(pred, expect)
     assert mn == mn2
     assert j == j2 or (mn == np.inf and j2 == _NONE)
 

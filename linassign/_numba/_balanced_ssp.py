@@ -9,10 +9,15 @@ columns a and b the only thing that matters is the cheapest way to move one row 
 so that the reduced cost of the arc a -> b is ``M[a, b] - p[a] + p[b] >= 0`` (the invariant: every row sits
 in a column of maximal value). Each phase runs Dijkstra over the Ec columns from every over-full column,
 raises the prices of the columns it settled so that every shortest-path arc becomes tight (Ahuja, Magnanti
-and Orlin, Network Flows, sec. 9.7), and then moves rows along as many tight tree paths as stay valid. A
-tree arc stays valid while ``M[a, b]`` has not grown since Dijkstra read it, so validity is checked on the
-price-independent ``M`` with no floating-point tolerance. Each phase moves at least one unit of excess, so
-the number of phases is at most the initial excess, whatever the rounding.
+and Orlin, Network Flows, sec. 9.7), and then moves rows along as many tight paths as it finds: a blocking
+flow (Dinic) over the arcs that are tight, with the settling order as the levels. A tree arc stays valid
+while ``M[a, b]`` has not grown since Dijkstra read it, so validity is checked on the price-independent ``M``
+with no floating-point tolerance; an arc off the tree counts where Dijkstra saw a tie (a second column
+reaching b at its key, marked in ``pred``) and its sum, the same expression in the same order, still gives
+b's distance bit for bit. Each phase moves at least one unit of excess, so the number of phases is at most
+the initial excess, whatever the rounding. Real-valued scores give nearly no ties and the search is the walk
+up the tree path; small integer scores give many, and a phase moves most of the excess (integer 2048 x 128:
+36-40 phases -> 1-6).
 
 ``M`` is kept up to date incrementally: a row entering a column can only lower entries of its row of M;
 a row leaving marks the entries it might have been the minimum of as stale. A stale entry is still a lower
@@ -45,7 +50,7 @@ from ._balanced_common import (
     score,
 )
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmin
-from ._simd import LANES, prefetch_row, relax_lanes, relax_scalar, rows_ahead
+from ._simd import LANES, TIE, prefetch_row, relax_lanes, relax_scalar, rows_ahead
 
 _UNKNOWN = -1
 _DUMMY = -2
@@ -357,17 +362,18 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _relax(M, e, de, pe, p, key, pred):
+def _relax(M, e, de, pe, p, key, pred, ties):
     """Dijkstra's step from column e, settled at distance ``de`` with price ``pe``: relax its arcs to the
     columns not settled (key not NaN) over reduced costs ``M[e, b] - pe + p[b]`` (clipped at 0: stale entries
     are lower bounds), updating ``key`` and ``pred``. Returns (mn, j): the least key and the lowest column
-    holding it, the next to settle. One vector pass (``_simd.relax_lanes``), then the last ``Ec % LANES``
-    columns; it replaced a select-based loop and a second pass for the minimum's index (per settled column at
-    2048 x 128: ~250 -> ~170 cycles with the NaN keys)."""
+    holding it, the next to settle; ``ties``: marks the columns reached again at their key (``TIE`` in
+    ``pred``). One vector pass (``_simd.relax_lanes``), then the last ``Ec % LANES`` columns; it replaced a
+    select-based loop and a second pass for the minimum's index (per settled column at 2048 x 128: ~250 ->
+    ~170 cycles with the NaN keys)."""
     Ec = key.shape[0]
     n = Ec - Ec % LANES
-    mn, j = relax_lanes(M, e, de, pe, p, key, pred, n)
-    return relax_scalar(M, e, de, pe, p, key, pred, n, Ec, mn, j)
+    mn, j = relax_lanes(M, e, de, pe, p, key, pred, n, ties)
+    return relax_scalar(M, e, de, pe, p, key, pred, n, Ec, mn, j, ties)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -424,6 +430,17 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     targets = np.empty(Ec, np.int64)
     settled = np.empty(Ec, np.int64)
     sdist = np.empty(Ec)  # distance of each settled column, in settling order
+    # The moves' search (step 3), over the settled columns: the Dijkstra distance of each, its place in the
+    # settling order, its price in Dijkstra, the next arc into it to try and whether it can still be reached.
+    dist = np.empty(Ec)
+    rank = np.empty(Ec, np.int64)
+    pold = np.empty(Ec)
+    cur = np.empty(Ec, np.int64)
+    dead = np.empty(Ec, np.bool_)
+    path = np.empty(Ec, np.int64)
+    # Dijkstra marks ties (``TIE``) from the first phase on, and again after each phase that saw some: real-valued
+    # scores give about one in a thousand settled columns, and then the marks (~5% of Dijkstra) stop.
+    ties = True
     phases = 0
     while excess > 0:
         if phases >= max_phases:
@@ -440,10 +457,14 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
             mn = fmin(mn, x)
         n_targets = 0
         n_settled = 0
+        n_ties = 0
         room = 0
         e = _first_equal(key, mn)
         while mn < INF:
             a = pred[e]
+            if a >= TIE:
+                a -= TIE
+                n_ties += 1
             if a >= 0:
                 # Stale entries of M are lower bounds (a minimum only grows when rows leave), which Dijkstra
                 # may relax with; before e is settled its tree arc is made exact, and if it grew, e's
@@ -455,6 +476,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                     if M[a, e] > relaxed:
                         best = INF
                         a = -1
+                        tie = 0
                         pe = p[e]
                         for k in range(n_settled):
                             c = settled[k]
@@ -463,8 +485,11 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                             if v < best:
                                 best = v
                                 a = c
+                                tie = 0
+                            elif v == best:
+                                tie = TIE
                         key[e] = best
-                        pred[e] = a
+                        pred[e] = a + tie if a >= 0 else a
                         mn = INF
                         for b in range(Ec):
                             mn = key[b] if key[b] < mn else mn  # NaN (settled) never below
@@ -483,41 +508,79 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 room += r
                 if room >= excess:
                     break  # enough room found for every unit of excess
-            mn, e = _relax(M, e, de, p[e], p, key, pred)
+            mn, e = _relax(M, e, de, p[e], p, key, pred, ties)
         if n_targets == 0:
             return STATUS_INFEASIBLE, phases
+        ties = n_ties > 0
         # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.
+        for k in range(n_settled):
+            b = settled[k]
+            dist[b] = sdist[k]
+            rank[b] = k
+            pold[b] = p[b]
+            cur[b] = -1
+            dead[b] = False
         dmax = sdist[n_settled - 1]
         for k in range(n_settled):
             p[settled[k]] += dmax - sdist[k]
-        # 3. Move units along tree paths that are still tight (M[a, b] has not grown since step 1).
+        # 3. Moves (Dinic's blocking flow, with the settling order as the levels): for each target, a search
+        # back from it over arcs still tight to a column still over-full, then one unit along the path found.
+        # The arcs into a column b are tried in turn from ``cur[b]`` (-1: its tree arc, k >= 0: the arc from
+        # the k-th settled column), which stays on an arc while it carries units; a column with no arc left is
+        # dead for the phase. The tree arc is tight while M[a, b] has not grown past ``tight[b]``. The others,
+        # tried only where Dijkstra marked a tie at b, when Dijkstra's own sum gives b's distance, bit for
+        # bit: with small integer scores most are (integer 2048 x 128: ~40 -> 1-6 phases), with real-valued
+        # ones nearly none (1-3 per solve at base 2048 x 128), and the search is the walk up the tree path.
+        # Written out: a call per arc of a function with many array arguments cost ~400 cycles, a third of
+        # the exact phase at 2048 x 128.
         for k in range(n_targets):
             t = targets[k]
-            while capx[t] - cnt[t] - dm[t] > 0 and excess > 0:
-                b = t
-                ok = True
-                while pred[b] >= 0:
-                    a = pred[b]
-                    # The arc exact, its row known. The test is written out: a call per arc of a function with
-                    # many array arguments cost ~400 cycles, a third of the exact phase at 2048 x 128.
-                    if stale[a, b] or W[a, b] == _UNKNOWN:
-                        _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
-                    if M[a, b] > tight[b]:
-                        ok = False
-                        break
-                    if W[a, b] >= 0:
-                        prefetch_row(s, W[a, b])  # the rows of a path then load together, not in turn
-                    b = a
-                if not ok or cnt[b] + dm[b] <= capx[b]:
+            while capx[t] - cnt[t] - dm[t] > 0 and excess > 0 and not dead[t]:
+                depth = 0
+                path[0] = t
+                while depth >= 0:
+                    b = path[depth]
+                    if depth > 0 and cnt[b] + dm[b] > capx[b]:
+                        break  # the path is found
+                    q = pred[b]
+                    tree = q - TIE if q >= TIE else q
+                    last = rank[b] if q >= TIE else 0
+                    a = -1
+                    while a < 0 and cur[b] < last:
+                        kk = cur[b]
+                        c = tree if kk < 0 else settled[kk]
+                        if kk < 0 and c >= 0 and not dead[c]:
+                            if stale[c, b] or W[c, b] == _UNKNOWN:
+                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+                            if M[c, b] <= tight[b]:
+                                a = c
+                        elif kk >= 0 and c != tree and not dead[c]:
+                            rc = M[c, b] - pold[c] + pold[b]
+                            if dist[c] + (rc if rc > 0.0 else 0.0) == dist[b] and (stale[c, b] or W[c, b] == _UNKNOWN):
+                                # A lower bound that looks tight: made exact, then tested again.
+                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+                                rc = M[c, b] - pold[c] + pold[b]
+                            if dist[c] + (rc if rc > 0.0 else 0.0) == dist[b]:
+                                a = c
+                        if a < 0:
+                            cur[b] = kk + 1
+                    if a < 0:
+                        dead[b] = True  # the search backs up
+                        depth -= 1
+                    else:
+                        if W[a, b] >= 0:
+                            prefetch_row(s, W[a, b])  # the rows of a path then load together, not in turn
+                        depth += 1
+                        path[depth] = a
+                if depth < 0:
                     break
-                b = t
-                while pred[b] >= 0:
-                    a = pred[b]
+                for d in range(depth):
+                    b = path[d]
+                    a = path[d + 1]
                     w = W[a, b]
                     if w == _DUMMY:
                         _move_dummy(a, b, dm, M, W, W2, stale)
                     else:
                         _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale)
-                    b = a
                 excess -= 1
     return STATUS_OK, phases

@@ -30,6 +30,7 @@ from ._common import fmax
 LANES = 8  # entries per vector
 _SETS = 4  # independent sets of lanes in the main loop
 _NONE = 1 << 62  # the index of a lane that has seen no entry above -inf
+TIE = 1 << 40  # set in a Dijkstra predecessor (``relax_lanes``): another settled column reached it at its key
 
 _FAST = ("nsz", "arcp", "contract", "afn", "reassoc")  # as FASTMATH: no nnan/ninf, -inf must compare
 _MINMAX = ("nnan", "nsz")  # on maxnum/minnum only: they then lower to one instruction (see ``fmax``)
@@ -256,7 +257,7 @@ def _codegen_top2(s_ty):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def relax_scalar(M, e, de, pe, p, key, pred, lo, hi, mn, j):
+def relax_scalar(M, e, de, pe, p, key, pred, lo, hi, mn, j, ties):
     """``relax_lanes`` over the columns lo <= b < hi, carrying on its (mn, j) from columns below lo: the scalar
     definition of the vector code, the tail of ``_balanced_ssp._relax`` and the reference of the tests
     (from +inf, ``_NONE``)."""
@@ -265,6 +266,8 @@ def relax_scalar(M, e, de, pe, p, key, pred, lo, hi, mn, j):
         if nd < key[b]:  # never for a settled column: its key is NaN
             key[b] = nd
             pred[b] = e
+        elif ties and nd == key[b]:
+            pred[b] |= TIE  # -1 (no predecessor) stays -1
         if key[b] < mn:
             mn = key[b]
             j = b
@@ -273,46 +276,57 @@ def relax_scalar(M, e, de, pe, p, key, pred, lo, hi, mn, j):
 
 def _codegen_relax(context, builder, signature, args):
     """The IR of ``relax_lanes``."""
-    M, e, de, pe, p, key, pred, n = args
+    M, e, de, pe, p, key, pred, n, ties = args
     em = _Emitter(builder)
     vd, vi = em.vd, em.vi
     e = context.cast(builder, e, signature.args[1], types.int64)
     de = context.cast(builder, de, signature.args[2], types.float64)
     pe = context.cast(builder, pe, signature.args[3], types.float64)
     n = context.cast(builder, n, signature.args[7], types.int64)
+    ties = context.cast(builder, ties, signature.args[8], types.boolean)
     row = em.row(context, signature.args[0], M, e)
     pp, kp, qp = (em.data(context, signature.args[k], a) for k, a in ((4, p), (5, key), (6, pred)))
     vde = em.splat(de, vd)
     vpe = em.splat(pe, vd)
     ve = em.splat(e, vi)
+    vtie = em.vconst(vi, TIE)
     zero = em.vconst(vd, 0.0)
 
-    def step(b, state):
-        """Relax the arcs e -> b .. b + LANES - 1 and fold the new keys into a set of lanes (min, index)."""
-        lmin, lidx = state
-        # As the scalar loop: (M[e, b] - pe) + p[b], no reassociation, so that keys are bit for bit the same.
-        rc = builder.fadd(builder.fsub(em.load(row, b, vd, 8), vpe), em.load(pp, b, vd, 8))
-        nd = builder.fadd(vde, em.vmax(rc, zero))
-        kb = em.load(kp, b, vd, 8)
-        upd = builder.fcmp_ordered("<", nd, kb)  # false on a settled column's NaN
-        nk = builder.select(upd, nd, kb)
-        em.store(nk, kp, b, 8)
-        em.store(builder.select(upd, ve, em.load(qp, b, vi, 8)), qp, b, 8)
-        # Strictly below: a lane keeps its first index at its minimum, and never takes a NaN.
-        below = builder.fcmp_ordered("<", nk, lmin)
-        return [builder.select(below, nk, lmin), builder.select(below, builder.add(em.splat(b, vi), em.lane), lidx)]
+    def lanes(mark):
+        """The lanes (min, index) after the pass, marking ties in ``pred`` (``mark``) or not."""
 
-    empty = [em.vconst(vd, np.inf), em.vconst(vi, _NONE)]
-    sets, done = em.sets_loop("relax", n, 2, empty, step)
-    lmin, lidx = sets[0]
-    for bmin, bidx in sets[1:]:
-        take = builder.or_(
-            builder.fcmp_ordered("<", bmin, lmin),
-            builder.and_(builder.fcmp_ordered("==", bmin, lmin), builder.icmp_signed("<", bidx, lidx)),
-        )
-        lidx = builder.select(take, bidx, lidx)
-        lmin = em.vmin(lmin, bmin)
-    lmin, lidx = em.loop("relax.rest", done, n, LANES, [lmin, lidx], step)
+        def step(b, state):
+            """Relax the arcs e -> b .. b + LANES - 1 and fold the new keys into a set of lanes (min, index)."""
+            lmin, lidx = state
+            # As the scalar loop: (M[e, b] - pe) + p[b], no reassociation, so that keys are bit for bit the same.
+            rc = builder.fadd(builder.fsub(em.load(row, b, vd, 8), vpe), em.load(pp, b, vd, 8))
+            nd = builder.fadd(vde, em.vmax(rc, zero))
+            kb = em.load(kp, b, vd, 8)
+            upd = builder.fcmp_ordered("<", nd, kb)  # false on a settled column's NaN
+            nk = builder.select(upd, nd, kb)
+            em.store(nk, kp, b, 8)
+            q = em.load(qp, b, vi, 8)
+            if mark:  # the bit rides on the predecessor already loaded and stored
+                q = builder.or_(q, builder.select(builder.fcmp_ordered("==", nd, kb), vtie, em.vconst(vi, 0)))
+            em.store(builder.select(upd, ve, q), qp, b, 8)
+            # Strictly below: a lane keeps its first index at its minimum, and never takes a NaN.
+            below = builder.fcmp_ordered("<", nk, lmin)
+            return [builder.select(below, nk, lmin), builder.select(below, builder.add(em.splat(b, vi), em.lane), lidx)]
+
+        empty = [em.vconst(vd, np.inf), em.vconst(vi, _NONE)]
+        sets, done = em.sets_loop("relax", n, 2, empty, step)
+        lmin, lidx = sets[0]
+        for bmin, bidx in sets[1:]:
+            take = builder.or_(
+                builder.fcmp_ordered("<", bmin, lmin),
+                builder.and_(builder.fcmp_ordered("==", bmin, lmin), builder.icmp_signed("<", bidx, lidx)),
+            )
+            lidx = builder.select(take, bidx, lidx)
+            lmin = em.vmin(lmin, bmin)
+        return em.loop("relax.rest", done, n, LANES, [lmin, lidx], step)
+
+    # The tie marks cost ~5% of a pass: a loop without them for the phases that find none.
+    lmin, lidx = em.branches(ties, lanes)
     mn = em.reduce_min(lmin)
     at_min = builder.fcmp_ordered("==", lmin, em.splat(mn, vd))
     j = em.reduce_smin(builder.select(at_min, lidx, em.vconst(vi, _NONE)))
@@ -342,8 +356,8 @@ if numba.config.DISABLE_JIT:  # pure Python (coverage runs)
     def top2_lanes(s, i, sgn, p, n):
         return top2_scalar(s, i, sgn, p, 0, n, -np.inf, -np.inf, _NONE, 0.0)
 
-    def relax_lanes(M, e, de, pe, p, key, pred, n):
-        return relax_scalar(M, e, de, pe, p, key, pred, 0, n, np.inf, _NONE)
+    def relax_lanes(M, e, de, pe, p, key, pred, n, ties):
+        return relax_scalar(M, e, de, pe, p, key, pred, 0, n, np.inf, _NONE, ties)
 
     def prefetch(s, i, e):
         pass
@@ -364,19 +378,20 @@ else:
         return out(s_ty, i_ty, sgn_ty, p_ty, n_ty), _codegen_top2(s_ty)
 
     @intrinsic
-    def relax_lanes(typingctx, M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty):
+    def relax_lanes(typingctx, M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty, ties_ty):
         """One step of a dense Dijkstra over the columns b < n (n a multiple of ``LANES``) from the column e
         just settled at distance ``de``, with price ``pe``: where ``nd = de + max(M[e, b] - pe + p[b], 0)`` is
-        below ``key[b]``, key[b] = nd and pred[b] = e; a settled column has key NaN, which no comparison
-        passes (this saves a mask array). Returns (mn, j): the least key after the step and the lowest b
-        holding it (+inf and ``_NONE`` when no key is below +inf or n is 0). ``M`` C-contiguous 2-D float64;
-        ``p``, ``key`` float64 and ``pred`` int64, all C-contiguous 1-D."""
+        below ``key[b]``, key[b] = nd and pred[b] = e; where it equals key[b] and ``ties``, pred[b] |= ``TIE``
+        (a second shortest path; the bit goes with the predecessor when a key falls). A settled column has key
+        NaN, which no comparison passes (this saves a mask array). Returns (mn, j): the least key after the
+        step and the lowest b holding it (+inf and ``_NONE`` when no key is below +inf or n is 0). ``M``
+        C-contiguous 2-D float64; ``p``, ``key`` float64 and ``pred`` int64, all C-contiguous 1-D."""
         f64 = types.float64
         i64 = types.int64
         ok = _c_array(M_ty, 2, f64) and _c_array(p_ty, 1, f64) and _c_array(key_ty, 1, f64)
         if not (ok and _c_array(pred_ty, 1, i64)):
             return None
-        sig = types.Tuple((f64, i64))(M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty)
+        sig = types.Tuple((f64, i64))(M_ty, e_ty, de_ty, pe_ty, p_ty, key_ty, pred_ty, n_ty, ties_ty)
         return sig, _codegen_relax
 
     @intrinsic
