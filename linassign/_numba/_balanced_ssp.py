@@ -439,7 +439,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     dead = np.empty(Ec, np.bool_)
     path = np.empty(Ec, np.int64)
     # Dijkstra marks ties (``TIE``) from the first phase on, and again after each phase that saw some: real-valued
-    # scores give about one in a thousand settled columns, and then the marks (~5% of Dijkstra) stop.
+    # scores give about one in a thousand settled columns, and then the marks (~5% of the exact phase) stop.
     ties = True
     phases = 0
     while excess > 0:
