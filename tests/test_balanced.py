@@ -566,6 +566,48 @@ def test_the_exact_phase_on_tied_integer_scores_is_optimal(n_cols, k, top, seed)
     assert s[np.arange(n), col].sum() == expanded[r, c].sum()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    costs=st.lists(st.integers(0, 3), min_size=1, max_size=40),
+    below=st.integers(0, 2),
+    dummies=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_rescan_that_stops_at_the_lower_bound_finds_what_the_whole_scan_finds(costs, below, dummies, seed):
+    """``_refresh_arc`` of an arc a -> b whose M[a, b] is a lower bound of the members' costs (the true minimum,
+    or below it as a stale entry is) stops at the second member reaching it: M, W, M2, W2 must be those of a
+    scan of every member in member order (the first member at the minimum, then the first other one at the
+    least remaining cost), also with dummy rows in a (which keeps no second)."""
+    from linassign._numba._balanced_ssp import _refresh_arc
+
+    rng = np.random.default_rng(seed)
+    m, E, a, b = len(costs), 3, 0, 1
+    n = m + 5
+    s = rng.integers(-3, 4, (n, E)).astype(np.float64)
+    rows = rng.permutation(n)[:m]  # the members, in member order
+    own = np.zeros(n)
+    own[rows] = s[rows, b] + np.array(costs, np.float64)  # so that own[i] - s[i, b] is the cost
+    mem = np.concatenate([rows, np.zeros(3, np.int64)])
+    lo, hi = np.array([0, m, m]), np.array([m, m, m])
+    dm = np.array([1 if dummies else 0, 0, 0])
+    M, W = np.full((E, E), min(costs) - below, np.float64), np.full((E, E), -1, np.int64)
+    M2, W2, stale = np.zeros((E, E)), np.full((E, E), -1, np.int64), np.ones((E, E), np.bool_)
+    _refresh_arc(a, b, s, 1.0, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+    c = np.array(costs, np.float64)
+    first = int(np.argmin(c))
+    rest = np.delete(np.arange(m), first)
+    best, w = c[first], rows[first]
+    best2 = c[rest].min() if m > 1 else np.inf
+    w2 = rows[rest[np.argmin(c[rest])]] if m > 1 else -1
+    if dummies:
+        w2 = -1
+        if best > 0.0:
+            best, w = 0.0, -2
+    assert (M[a, b], W[a, b], W2[a, b]) == (best, w, w2) and not stale[a, b]
+    if not dummies:
+        assert M2[a, b] == best2
+
+
 @settings(max_examples=60)
 @given(
     n_cols=st.integers(1, 4),

@@ -59,7 +59,13 @@ _DUMMY = -2
 @numba.njit(cache=True, nogil=True)
 def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
     """Recompute M[a, b], its row W[a, b] and the second minimum M2, W2 over the current members of column a
-    (no second is kept for a column holding dummy rows)."""
+    (no second is kept for a column holding dummy rows).
+
+    M[a, b] is a lower bound of the members' costs (exact, or stale; with dummy rows at most 0 too), so once
+    two members reach it they are the minimum and the second, the ones the whole scan would find: the scan
+    stops there. With tied scores most rescans stop within a few members; all-equal scores made every rescan
+    read the whole over-full column, quadratic in n (65536 x 128: 2.7 s, now 28 ms)."""
+    lb = M[a, b]
     best = INF
     w = _UNKNOWN
     best2 = INF
@@ -75,6 +81,8 @@ def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
         elif x < best2:
             best2 = x
             w2 = i
+            if x <= lb:
+                break  # a second member at the lower bound (best is at it too)
     if dm[a] > 0:
         w2 = _UNKNOWN
         if 0.0 < best:
