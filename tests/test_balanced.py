@@ -332,8 +332,8 @@ def test_an_infeasible_problem_is_reported_quickly_by_every_method():
 
 @given(case=balanced_problems(), eps=st.sampled_from([1e-3, 0.3, 3.0]))
 def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
-    """The auction runs on every problem (no skip for small excess or ties, tiny step budgets or none), from
-    the greedy start at zero prices (no count-balancing steps)."""
+    """The auction runs on every problem (no skip for small excess or ties, tiny step and work budgets or
+    none), from the greedy start at zero prices (no count-balancing steps)."""
     check_with_config(
         case,
         "auction",
@@ -344,7 +344,27 @@ def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
         balanced_auction_eps_first=eps,
         balanced_auction_eps_last=eps / 100,
         balanced_auction_steps_per_column=1 if eps == 3.0 else 200,
+        balanced_auction_work_per_row=0.5 if eps == 0.3 else 1e9,
     )
+
+
+@pytest.mark.parametrize("share", [0.3, 1.0])
+def test_identical_rows_make_the_auction_hand_over_within_its_work_budget(share):
+    """Rows that are one repeated row (padding tokens; all of them at share 1) bid alike, and each auction step
+    heaps a column holding most of them and moves a few: thousands of steps (4763 at share 1, 2048 x 128)
+    before the work budget. With it the auction stops after a few such steps and the exact phase finishes:
+    the same optimum as the hungarian method, and few iterations."""
+    from linassign._cli import make_scores
+
+    rng = np.random.default_rng(0)
+    s = make_scores("base", 2048, 128)
+    rows = rng.choice(2048, int(share * 2048), replace=False)
+    s[rows] = s[rows[0]]
+    res = linassign.balanced_assignment(s, method="auction")
+    ref = linassign.balanced_assignment(s, method="hungarian")
+    assert np.array_equal(res.counts, np.full(128, 16))
+    assert math.isclose(res.objective, ref.objective, rel_tol=1e-12) and res.gap <= 1e-9 * abs(ref.objective)
+    assert res.n_iter < 200
 
 
 @pytest.mark.parametrize("seed", range(3))

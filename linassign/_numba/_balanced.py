@@ -203,6 +203,7 @@ def _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, stop):
         params[1],
         params[2],
         int(params[3]) * Ec,
+        int(params[28] * n),
         stop,
         int(params[11] * n),
         tol,
@@ -432,6 +433,7 @@ def _params() -> np.ndarray:
             c["balanced_prices_arcs_slack"],
             c["balanced_prices_auction_above_per_column"],
             c["balanced_sample_min_factor"],
+            c["balanced_auction_work_per_row"],
         ],
         dtype=np.float64,
     )

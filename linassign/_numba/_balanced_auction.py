@@ -19,7 +19,7 @@ column of maximal value. When a step must raise a price by less than ``eps`` (ne
 would pass rows back and forth), it raises it by ``eps`` and moves every row whose bid falls short, so the
 column may end under-full; every step raises one price by at least ``eps``. When no column is over-full the
 state is optimal (with equality capacities) and the exact phase has nothing left to do; otherwise, or when
-``max_steps`` runs out, ``ssp`` finishes exactly from wherever this stopped.
+``max_steps`` or ``max_work`` runs out, ``ssp`` finishes exactly from wherever this stopped.
 """
 
 import numba
@@ -180,13 +180,16 @@ def _enqueue(b, queue, inq, qh, ql):
 
 
 @numba.njit(cache=True, nogil=True)
-def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, max_steps, stop_excess, max_ties, tol):
+def auction(
+    s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, max_steps, max_work, stop_excess, max_ties, tol
+):
     """Column-by-column auction with eps-scaling from the greedy state ``col``/``cnt`` under prices ``p``.
 
     eps runs from ``eps_first`` down to ``eps_last`` by factors of ``theta``, all relative to the mean gap
     between the rows' best and second-best values. Each eps phase runs column steps until no column is
-    over-full (or ``max_steps`` column steps in all have been spent, or the excess of the over-full columns
-    is down to ``stop_excess``: the exact phase is cheaper from there), then moves the rows it left within
+    over-full (or ``max_steps`` column steps, or ``max_work`` members heaped by the steps, have been spent in
+    all, or the excess of the over-full columns is down to ``stop_excess``: the exact phase is cheaper from
+    there), then moves the rows it left within
     eps of their best value to a best column, which may make columns over-full for the next phase. On exit
     every row sits in a column of maximal value under ``p`` (the invariant of the exact phase); ``p``,
     ``col`` and ``cnt`` are updated in place.
@@ -224,10 +227,11 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
     loose = np.zeros(n, np.bool_)
     loose_list = np.empty(n, np.int64)
     steps = 0
+    work = 0
     eps = eps_first * scale
     while True:
         n_loose = 0
-        while ql > 0 and steps < max_steps and excess > stop_excess:
+        while ql > 0 and steps < max_steps and work < max_work and excess > stop_excess:
             a = queue[qh]
             qh = qh + 1 if qh + 1 < Ec else 0
             ql -= 1
@@ -238,6 +242,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
             steps += 1
             # Heap of the members' recorded bids.
             size = hi[a] - lo[a]
+            work += size
             for k in range(size):
                 i = mem[lo[a] + k]
                 hk[k] = key[i]
@@ -349,7 +354,7 @@ def auction(s, sgn, p, E, has_drop, capx, col, cnt, eps_first, eps_last, theta, 
                 if cnt[b] > capx[b]:
                     excess += 1
                     ql = _enqueue(b, queue, inq, qh, ql)
-        if eps <= eps_last * scale or steps >= max_steps or excess <= stop_excess:
+        if eps <= eps_last * scale or steps >= max_steps or work >= max_work or excess <= stop_excess:
             break
         eps = eps / theta
         if eps < eps_last * scale:
