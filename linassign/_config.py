@@ -67,7 +67,7 @@ CONFIG.update(
         # Column steps the auction may take, per column, before the exact phase takes over (a bound for
         # price wars on near-ties or on problems made infeasible by forbidden pairs).
         "balanced_auction_steps_per_column": 200,
-        # ... and at most this many row bids per row in all (the members of each column a step heaps, summed).
+        # ... and at most this much work per row in all: the members each column step puts in its heap, summed.
         # Identical rows (padding tokens, a router before training) bid alike: every step then heaps a column
         # holding most of the rows and moves a few. 16384 x 128 of one repeated row: 76 s -> 30 ms (the exact
         # phase alone 8 ms); base with 30% of its rows one repeated row 1.17 s -> 45 ms; 10%: 79 -> 29 ms.

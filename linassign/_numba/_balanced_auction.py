@@ -189,10 +189,9 @@ def auction(
     between the rows' best and second-best values. Each eps phase runs column steps until no column is
     over-full (or ``max_steps`` column steps, or ``max_work`` members heaped by the steps, have been spent in
     all, or the excess of the over-full columns is down to ``stop_excess``: the exact phase is cheaper from
-    there), then moves the rows it left within
-    eps of their best value to a best column, which may make columns over-full for the next phase. On exit
-    every row sits in a column of maximal value under ``p`` (the invariant of the exact phase); ``p``,
-    ``col`` and ``cnt`` are updated in place.
+    there), then moves the rows it left within eps of their best value to a best column, which may make
+    columns over-full for the next phase. On exit every row sits in a column of maximal value under ``p``
+    (the invariant of the exact phase); ``p``, ``col`` and ``cnt`` are updated in place.
 
     ``tol >= 0`` (with capacities summing to n, so that no free slot carries a price): stop early, without
     restoring the invariant, as soon as a phase ends with no over-full column and the rows it left within
