@@ -438,9 +438,9 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     targets = np.empty(Ec, np.int64)
     settled = np.empty(Ec, np.int64)
     sdist = np.empty(Ec)  # distance of each settled column, in settling order
-    # The moves' search (step 3), over the settled columns: the Dijkstra distance of each, its place in the
-    # settling order, its price in Dijkstra, the next arc into it to try and whether it can still be reached.
-    dist = np.empty(Ec)
+    # The moves' search (step 3), over the settled columns: the place of each in the settling order (its
+    # distance is ``sdist[rank[b]]``), its price in Dijkstra, the next arc into it to try and whether it can
+    # still be reached.
     rank = np.empty(Ec, np.int64)
     pold = np.empty(Ec)
     cur = np.empty(Ec, np.int64)
@@ -523,7 +523,6 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         # 2. Prices: every arc on a shortest path to a settled column becomes tight, all others stay >= 0.
         for k in range(n_settled):
             b = settled[k]
-            dist[b] = sdist[k]
             rank[b] = k
             pold[b] = p[b]
             cur[b] = -1
@@ -563,12 +562,14 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                             if M[c, b] <= tight[b]:
                                 a = c
                         elif kk >= 0 and c != tree and not dead[c]:
+                            dc = sdist[rank[c]]
+                            db = sdist[rank[b]]
                             rc = M[c, b] - pold[c] + pold[b]
-                            if dist[c] + (rc if rc > 0.0 else 0.0) == dist[b] and (stale[c, b] or W[c, b] == _UNKNOWN):
+                            if dc + (rc if rc > 0.0 else 0.0) == db and (stale[c, b] or W[c, b] == _UNKNOWN):
                                 # A lower bound that looks tight: made exact, then tested again.
                                 _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
                                 rc = M[c, b] - pold[c] + pold[b]
-                            if dist[c] + (rc if rc > 0.0 else 0.0) == dist[b]:
+                            if dc + (rc if rc > 0.0 else 0.0) == db:
                                 a = c
                         if a < 0:
                             cur[b] = kk + 1
