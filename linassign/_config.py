@@ -75,6 +75,14 @@ CONFIG.update(
         # faster than no bound, except skewed 2048 x 128 with dummy rows (4.1 -> 8.2 ms, hungarian 12.6); on
         # the benchmark families it never binds (the same iterations; 65536 x 128 within noise).
         "balanced_auction_work_per_row": 4.0,
+        # From given prices (a warm start) on a matrix of at least near_min_size entries, the exact phase
+        # first solves the problem of this share of the rows alone, those nearest a change of column, and
+        # checks that the others need not move (``_balanced_ssp.near_exact``; 0: never). 20 drifting base
+        # problems, warm: 8192 x 128 14.1 -> 12.0 ms, 16384 x 128 23.1 -> 21.5, 65536 x 128 96 -> 76;
+        # 2048 x 128 6.3 -> 8.7, hence the size (its full pass is in cache and cheap). An eighth: a tenth
+        # already fails the check on some of these problems (it then tries twice the share).
+        "balanced_warm_near_rows": 0.125,
+        "balanced_warm_near_min_size": 1 << 20,
         # The auction runs only when the greedy start leaves more than this fraction of the rows in excess
         # of the capacities, and hands over to the exact phase once the excess is below the second fraction.
         "balanced_auction_skip_below": 0.05,

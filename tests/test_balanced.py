@@ -79,20 +79,22 @@ def check_result(case: Case, res, want: float) -> None:
     assert linassign.verify(case.scores, res) <= 1e-9 * scale * max(n, 1)
 
 
-def check_with_config(case: Case, method: str, **config) -> None:
-    """Solve ``case`` with ``CONFIG`` updated by ``config`` for the call: ``InfeasibleError`` exactly when scipy
-    finds the expanded problem infeasible, else ``check_result`` against scipy's optimum."""
+def check_with_config(case: Case, method: str, prices=None, **config) -> None:
+    """Solve ``case`` (from ``prices`` if given) with ``CONFIG`` updated by ``config`` for the call:
+    ``InfeasibleError`` exactly when scipy finds the expanded problem infeasible, else ``check_result`` against
+    scipy's optimum."""
     from linassign._config import CONFIG
 
     want = expanded_optimum(case.scores, case.cap, case.maximize)
     saved = dict(CONFIG)
     CONFIG.update(config)
+    kwargs = {"maximize": case.maximize, "method": method, "prices": prices}
     try:
         if want is None:
             with pytest.raises(linassign.InfeasibleError, match="no assignment respects the capacities"):
-                linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+                linassign.balanced_assignment(case.scores, case.capacity, **kwargs)
             return
-        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize, method=method)
+        res = linassign.balanced_assignment(case.scores, case.capacity, **kwargs)
     finally:
         CONFIG.clear()
         CONFIG.update(saved)
@@ -167,6 +169,90 @@ def test_warm_start_from_the_optimal_prices_reaches_the_same_optimum(case, metho
         case.scores, case.capacity, maximize=case.maximize, method=method, prices=res.prices
     )
     check_result(case, again, res.objective)
+
+
+@given(
+    case=balanced_problems(),
+    method=st.sampled_from(METHODS),
+    share=st.sampled_from([0.01, 0.125, 0.3]),
+    noise=st.sampled_from([0.0, 0.01, 1.0]),
+)
+def test_a_warm_start_on_the_rows_near_a_change_of_column_matches_scipy(case, method, share, noise):
+    """``near_exact`` (forced on these small problems): from the optimal prices moved by ``noise`` (relative
+    to the scores' spread), the exact phase on a share of the rows, then the check that the others stay, or
+    the whole problem when that fails; the answer must be scipy's either way."""
+    try:
+        res = linassign.balanced_assignment(case.scores, case.capacity, maximize=case.maximize)
+    except linassign.InfeasibleError:
+        return
+    finite = case.scores[np.isfinite(case.scores)].astype(np.float64)
+    spread = float(finite.std()) if finite.size else 1.0
+    rng = np.random.default_rng(case.scores.size)
+    prices = np.asarray(res.prices) + noise * spread * rng.standard_normal(case.scores.shape[1])
+    check_with_config(case, method, prices, balanced_warm_near_rows=share, balanced_warm_near_min_size=0)
+
+
+def _drifting(n, E, steps, drift, seed=5):
+    """``steps`` base-like problems (n, E) whose tokens and centroids move by ``drift`` per step."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 32))
+    c = rng.standard_normal((E, 32))
+    out = []
+    for _ in range(steps):
+        out.append(x @ c.T / np.sqrt(32))
+        x = x + drift * rng.standard_normal(x.shape)
+        c = c + drift * rng.standard_normal(c.shape)
+    return out
+
+
+def _near_exact_from(s, prices, share):
+    """``near_exact`` on the greedy start at ``prices``: (done, phases, p, col, cnt, own) and the start's
+    (p, col, own)."""
+    from linassign._numba._balanced_common import best_and_margin, greedy_status
+    from linassign._numba._balanced_ssp import near_exact
+
+    n, E = s.shape
+    p = np.asarray(prices, dtype=np.float64).copy()
+    col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+    best_and_margin(s, 1.0, p, E, False, col, margin, own)
+    assert greedy_status(col, cnt) == 0
+    start = (p.copy(), col.copy(), own.copy())
+    done, phases = near_exact(s, 1.0, p, E, np.full(E, n // E, np.int64), col, cnt, own, margin, share)
+    return (done, phases, p, col, cnt, own), start
+
+
+@pytest.mark.parametrize("share", [0.125, 0.004])
+def test_the_exact_phase_on_the_rows_near_a_change_of_column_is_optimal(share):
+    """On drifting problems from the previous step's prices, ``near_exact`` ends optimal: every column full,
+    every row in a column of maximal value under its prices (a zero gap), ``own`` each row's score there. With
+    a share too small (0.004: a few rows) the check that the other rows stay must fail and the share grow."""
+    seq = _drifting(2048, 16, 6, 0.01)
+    prices = linassign.balanced_assignment(seq[0]).prices
+    for s in seq[1:]:
+        (done, phases, p, col, cnt, own), (p0, col0, _) = _near_exact_from(s, prices, share)
+        assert done and phases > 0 and (col != col0).any()
+        assert np.array_equal(cnt, np.full(16, 128)) and np.array_equal(np.bincount(col, minlength=16), cnt)
+        np.testing.assert_array_equal(own, s[np.arange(2048), col])
+        gap = (s - p).max(axis=1) - (own - p[col])  # every row in a best column (up to rounding): optimal
+        assert (gap >= 0).all() and gap.max() <= 1e-12, gap.max()
+        want = linassign.balanced_assignment(s, method="hungarian").objective
+        assert math.isclose(math.fsum(own), want, rel_tol=1e-12)
+        prices = linassign.balanced_assignment(s, prices=prices).prices
+
+
+def test_the_exact_phase_on_the_rows_near_a_change_gives_up_with_the_state_as_it_was():
+    """From prices far from optimal (zero, popular columns) the rows far from a change of column alone
+    over-fill the popular columns at every share tried: ``near_exact`` must give up and leave the prices, the
+    columns and the kept scores as they were, for the exact phase on the whole problem."""
+    from linassign._cli import make_scores
+
+    s = make_scores("skewed", 2048, 16)
+    (done, _, p, col, cnt, own), (p0, col0, own0) = _near_exact_from(s, np.zeros(16), 0.125)
+    assert not done
+    np.testing.assert_array_equal(p, p0)
+    np.testing.assert_array_equal(col, col0)
+    np.testing.assert_array_equal(own, own0)
+    assert np.array_equal(cnt, np.bincount(col0, minlength=16))
 
 
 @given(case=balanced_problems())

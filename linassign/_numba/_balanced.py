@@ -29,12 +29,13 @@ from ._balanced_common import (
     checked_argmax,
     finalize,
     greedy_start,
+    greedy_status,
     parallel_variant,
     place_dummies,
 )
 from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import arc_minima, greedy_arcs, greedy_then_arcs, ssp
+from ._balanced_ssp import _far_rows_stay, arc_minima, greedy_arcs, greedy_then_arcs, near_exact, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 from ._simd import prefetch_row, rows_ahead
 
@@ -277,6 +278,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     W2 = np.empty((Ec, Ec) if want_M else (0, 0), np.int64)
     own = np.empty(n if want_M else 0)
     margin = np.empty(n if want_M else 0)
+    # From given prices, the exact phase on the rows near a change of column first (``near_exact``).
+    near = given and Ec == E and n_dummy == 0 and params[29] > 0.0 and n * E >= params[30]
+    solved = False
     x_steps = -1
     arcs_done = False
     # After the steps the auction runs only above a lower excess (they leave the start close to balanced):
@@ -309,6 +313,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     have_M = given or method == 0 or (0 <= x_steps <= skip_x)
     if arcs_done:
         status = STATUS_OK
+    elif near:
+        best_and_margin(s, sgn, p, E, False, col, margin, own)
+        status = greedy_status(col, cnt)
     elif have_M:
         status = greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     else:
@@ -326,7 +333,13 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         n_iter += steps
         exact = not early
         have_M = False  # the auction moved rows
-    if exact:
+    elif near:
+        solved, phases = near_exact(s, sgn, p, E, capx, col, cnt, own, margin, params[29])
+        n_iter += phases
+        if not solved:
+            # The exact phase on the whole problem, from the same start (``near_exact`` left it as it was).
+            greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
+    if exact and not solved:
         place_dummies(p, capx, cnt, dm, n_dummy)
         status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M)
         n_iter += phases
@@ -375,6 +388,13 @@ solve_one_parallel = parallel_variant(
         auction=parallel_variant(auction, parallel=False, initial_bids=parallel_variant(initial_bids)),
     ),
     greedy_arcs=_greedy_arcs_parallel,
+    best_and_margin=_best_and_margin_parallel,
+    near_exact=parallel_variant(
+        near_exact,
+        parallel=False,
+        arc_minima=_arc_minima_parallel,
+        _far_rows_stay=parallel_variant(_far_rows_stay),
+    ),
     _steps=_steps_parallel,
     subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),
     finalize=parallel_variant(finalize),
@@ -434,6 +454,8 @@ def _params() -> np.ndarray:
             c["balanced_prices_auction_above_per_column"],
             c["balanced_sample_min_factor"],
             c["balanced_auction_work_per_row"],
+            c["balanced_warm_near_rows"],
+            c["balanced_warm_near_min_size"],
         ],
         dtype=np.float64,
     )

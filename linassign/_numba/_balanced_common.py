@@ -151,19 +151,22 @@ def greedy_start(s, sgn, p, E, has_drop, col, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
-def best_and_margin(s, sgn, p, E, has_drop, col, margin):
+def best_and_margin(s, sgn, p, E, has_drop, col, margin, own):
     """One pass: col[i] = row i's best column under p, as ``greedy_start`` writes it before counting (-1: no
     allowed column, -2 or less: an invalid entry), and, without a drop column, margin[i] its best value
-    minus its second best (+inf: no second). The count-balancing steps' pass and the first of
-    ``greedy_then_arcs``' two."""
+    minus its second best (+inf: no second) and, unless ``own`` is empty, own[i] its score there. The
+    count-balancing steps' pass and the first of ``greedy_then_arcs``' and ``greedy_near_arcs``' two."""
     n = s.shape[0]
     ahead = rows_ahead(s)
+    keep = own.shape[0] > 0
     for i in numba.prange(n):
         prefetch_row(s, i + ahead)
         bad, j, v, w = checked_argmax(s, i, sgn, p, E, has_drop)
         col[i] = -1 - bad if bad else j
         if not bad and j >= 0 and not has_drop:
             margin[i] = v - w
+            if keep:
+                own[i] = sgn * s[i, j]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -190,7 +193,8 @@ def greedy_status(col, cnt):
 @numba.njit(cache=True, nogil=True)
 def member_slots(col, cnt, capx, grow):
     """Members of each column in contiguous slots: (mem, lo, hi, end, pos), the rows of column a in
-    ``mem[lo[a]:hi[a]]`` in row order, room up to ``end[a]``, ``pos[i]`` the slot of row i. A scan of a
+    ``mem[lo[a]:hi[a]]`` in row order, room up to ``end[a]``, ``pos[i]`` the slot of row i (rows with
+    col[i] < 0 are left out). A scan of a
     column's members then loads their rows in parallel, where a linked list waits for each. Room for
     max(cnt[a], capx[a]) members, twice that plus 8 with ``grow`` (a column that may grow past it)."""
     n = col.shape[0]
@@ -209,6 +213,8 @@ def member_slots(col, cnt, capx, grow):
     pos = np.empty(n, np.int64)
     for i in range(n):
         a = col[i]
+        if a < 0:
+            continue  # not a member of any column (``_balanced_ssp.near_exact``)
         mem[hi[a]] = i
         pos[i] = hi[a]
         hi[a] += 1

@@ -82,7 +82,7 @@ def balance_prices(
         if last_arcs:
             greedy_arcs(s, sgn, p, E, False, col, cnt, M, W, M2, W2, own, margin)
         else:
-            best_and_margin(s, sgn, p, E, False, col, margin)
+            best_and_margin(s, sgn, p, E, False, col, margin, own[:0])
         passes += 1
         total = 0.0
         m = 0

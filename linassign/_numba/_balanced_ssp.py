@@ -47,6 +47,7 @@ from ._balanced_common import (
     greedy_status,
     member_slots,
     row_blocks,
+    row_max,
     score,
 )
 from ._common import INF, STATUS_INFEASIBLE, STATUS_OK, fmin
@@ -315,7 +316,7 @@ def greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin
     than 16384 rows: it would run on one thread) whose matrix is in cache: 2048 x 128 0.38 -> 0.17 ms, 8192 x
     128 1.37 -> 0.75 ms. The same output: arc_minima takes each column's members in row order, as the single
     pass does."""
-    best_and_margin(s, sgn, p, E, has_drop, col, margin)
+    best_and_margin(s, sgn, p, E, has_drop, col, margin, own[:0])
     status = greedy_status(col, cnt)
     if status == STATUS_OK:
         mem, lo, hi, _, _ = member_slots(col, cnt, cnt, False)
@@ -367,6 +368,107 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
                 _arc_row(s, i, sgn, E, Ec, a, own[i], bm[c], bw[c], bm2[c], bw2[c], True)
     _merge_blocks(bm, bw, bm2, bw2, M, W, M2, W2)
     return greedy_status(col, cnt)
+
+
+@numba.njit(cache=True, nogil=True)
+def _margin_quantile(margin, q):
+    """About the q-quantile of ``margin``, from at most 4096 of its entries spread over it."""
+    n = margin.shape[0]
+    step = max(1, n // 4096)
+    m = (n + step - 1) // step
+    x = np.empty(m)
+    for r in range(m):
+        x[r] = margin[r * step]
+    k = min(m - 1, int(q * m))
+    return np.partition(x, k)[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
+    """Whether every row i with ``col_near[i] < 0`` is still in a column of maximal value under ``p``: it has not moved
+    since the scan that found its margin at ``p0``, so it is where the rise of its column's price over the
+    least rise is below its margin (less a rounding allowance), and elsewhere a scan of its row tells."""
+    n = s.shape[0]
+    least = INF
+    scale = 0.0
+    for e in range(E):
+        if capx[e] > 0:
+            least = min(least, p[e] - p0[e])
+            scale = max(scale, abs(p[e]) + abs(p0[e]))
+    bad = 0
+    for i in numba.prange(n):
+        if col_near[i] < 0:
+            a = col[i]
+            x = own[i]
+            if not margin[i] - (p[a] - p0[a] - least) > 1e-9 * (abs(x) + scale):
+                bad += row_max(s, i, sgn, p, E) > x - p[a]
+    return bad == 0
+
+
+@numba.njit(cache=True, nogil=True)
+def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
+    """The exact phase from prices close to optimal (a warm start), on the rows near a change of column alone.
+
+    Precondition: ``best_and_margin`` (with ``own``) and ``greedy_status`` at ``p``; E columns whose
+    capacities ``capx`` sum to n (no drop column, no dummy rows). A row whose margin, best value minus second
+    best, exceeds every price change of the solve stays in its column. So ``ssp`` solves from ``p`` the
+    smaller problem of the rows whose margin is at most the q-quantile of the margins, with the capacities
+    the others leave (its arc minima over those rows alone: 16384 x 128 from warm prices, an eighth of the
+    rows); then every other row is checked to be still in a column of maximal value under the new prices
+    (``_far_rows_stay``). If so, the state is optimal for the whole problem: with the prices, every row in a
+    best column, every column full. If not (or if the other rows over-fill a column, or the smaller problem
+    is infeasible), the same from the initial state with twice the quantile, up to half of the rows.
+
+    Returns (done, phases). ``done``: ``col``, ``cnt``, ``own`` and ``p`` hold that optimal state; else they
+    are as they were and the caller runs the exact phase on the whole problem."""
+    n = s.shape[0]
+    if n == 0:
+        return True, 0
+    p0 = p.copy()
+    # The smaller problem in place: its rows keep their column in ``col_near``, the others have -1 there (no
+    # copy of its rows, which ``ssp`` reads where they are).
+    col_near = np.empty(n, np.int64)
+    cnt_near = np.empty(E, np.int64)
+    cap_near = np.empty(E, np.int64)
+    M = np.empty((E, E))
+    W = np.empty((E, E), np.int64)
+    M2 = np.empty((E, E))
+    W2 = np.empty((E, E), np.int64)
+    dm = np.zeros(E, np.int64)
+    phases = 0
+    while q < 0.5:
+        theta = _margin_quantile(margin, q)
+        q *= 2.0
+        cnt_near[:] = 0
+        for i in range(n):
+            a = col[i]
+            near = margin[i] <= theta
+            col_near[i] = a if near else -1
+            cnt_near[a] += near
+        m = 0
+        fits = True
+        for e in range(E):
+            cap_near[e] = capx[e] - (cnt[e] - cnt_near[e])
+            fits = fits and cap_near[e] >= 0
+            m += cnt_near[e]
+        if not fits:
+            continue  # the other rows alone over-fill a column
+        mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False)
+        arc_minima(s, sgn, E, E, mem, lo, hi, own, M, W, M2, W2)
+        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True)
+        phases += ph
+        if status == STATUS_OK and _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
+            for i in range(n):
+                if col_near[i] >= 0:
+                    col[i] = col_near[i]
+            cnt[:] = capx
+            return True, phases
+        # Back to the initial state (``ssp`` moved rows in ``col_near`` and ``own``, and raised prices).
+        p[:] = p0
+        for i in range(n):
+            if col_near[i] >= 0:
+                own[i] = score(s, i, col[i], sgn, E)
+    return False, phases
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
