@@ -240,6 +240,30 @@ def test_the_exact_phase_on_the_rows_near_a_change_of_column_is_optimal(share):
         prices = linassign.balanced_assignment(s, prices=prices).prices
 
 
+@pytest.mark.parametrize("share", [0.125, 0.004, 0.0])
+def test_warm_starts_of_a_large_problem_on_the_threads_reach_the_optimum(share):
+    """8192 x 128 drifting problems (2^20 entries: the smaller problem's path, on the threads, as the benchmark
+    runs it) from the previous step's prices: the optimum of a cold solve, certified; with a share too small
+    (escalations) and with the path off (0)."""
+    from linassign._config import CONFIG
+
+    seq = _drifting(8192, 128, 3, 0.01)
+    saved = dict(CONFIG)
+    CONFIG.update(balanced_warm_near_rows=share)
+    try:
+        prices = None
+        for s in seq:
+            res = linassign.balanced_assignment(s, prices=prices)
+            want = linassign.balanced_assignment(s, method="hungarian").objective
+            assert math.isclose(res.objective, want, rel_tol=1e-12)
+            assert np.array_equal(res.counts, np.full(128, 64))
+            assert verify_balanced(s, res, np.asarray, capacity=64) <= 1e-9 * abs(want)
+            prices = res.prices
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
+
+
 def test_the_exact_phase_on_the_rows_near_a_change_gives_up_with_the_state_as_it_was():
     """From prices far from optimal (zero, popular columns) the rows far from a change of column alone
     over-fill the popular columns at every share tried: ``near_exact`` must give up and leave the prices, the
