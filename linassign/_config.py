@@ -100,10 +100,12 @@ CONFIG.update(
         # column; each column's price then moves by damp times its excess over the density of its rows within
         # width mean margins of their second column. At most max_passes passes; they stop once at most
         # min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess, or when a pass cuts the excess by less
-        # than min_progress. The auction then runs only if more than auction_above of the rows are in excess
-        # (instead of auction_skip_below). Base 16384 x 128: greedy 3043 rows in excess -> 937 -> 231 -> 123
-        # after three steps. The stop measured best (of 1%, 3%, 5%, 6% and 1-4 rows per column) at 2048,
-        # 16384 and 65536 rows: ~2 sqrt(n) rows, where one more pass costs what the exact phase saves.
+        # than min_progress. The auction then runs (only with auction_with_steps, below) if more than
+        # auction_above of the rows are in excess (instead of auction_skip_below); the auction method's steps
+        # end on their arc-minima pass only below that excess. Base 16384 x 128: greedy 3043 rows in excess
+        # -> 937 -> 231 -> 123 after three steps. The stop measured best (of 1%, 3%, 5%, 6% and 1-4 rows per
+        # column) at 2048, 16384 and 65536 rows: ~2 sqrt(n) rows, where one more pass costs what the exact
+        # phase saves.
         # width 1.5 against 1 (interleaved, 9 rounds): base 16384 over three seeds -0 to -0.5 ms, skewed 16384
         # -0.4, base 65536 -1.5 ms, base 2048 -0.1; within noise elsewhere. Longer steps (width 2.5 or 3, or
         # damp 0.6 with width 2) overshoot: base 16384 5.4 -> 7.4-8.8 ms.
@@ -114,6 +116,14 @@ CONFIG.update(
         "balanced_prices_stop_sqrt": 2.0,
         "balanced_prices_min_progress": 0.8,
         "balanced_prices_auction_above": 0.02,
+        # ... but only with this set (1.0). By default (0.0) the auction method runs no auction on problems whose
+        # capacities sum to n, without prices: the exact phase follows the steps (or, for tied scores, the
+        # greedy start) directly, as in the hungarian method. The auction ran there only where the steps
+        # stall or do not run, and was slower each time: identical rows (padding) 16384 x 128, 30% of the
+        # rows 32 -> 15 ms, 10% 21 -> 7 ms, one repeated row 36 -> 7 ms; integer scores (ties) 65536 x 128
+        # 28 -> 21 ms, 16384 2.57 -> 2.14 ms (fourteenth session, ``/work/scratch14``). On base, normal and
+        # skewed scores the auction never ran after the steps (the same iterations).
+        "balanced_auction_with_steps": 0.0,
         # ... and more than this many rows per column: in small problems a unit of excess costs the exact
         # phase little (scans of few members), and its arc minima come from two passes on the threads
         # (``greedy_then_arcs``). Interleaved, auction method: base 4096 x 128 2.58 -> 1.77 ms, normal 4096

@@ -442,11 +442,12 @@ def test_an_infeasible_problem_is_reported_quickly_by_every_method():
 
 @given(case=balanced_problems(), eps=st.sampled_from([1e-3, 0.3, 3.0]))
 def test_the_auction_is_exact_however_its_heuristics_are_tuned(case, eps):
-    """The auction runs on every problem (no skip for small excess or ties, tiny step and work budgets or
-    none), from the greedy start at zero prices (no count-balancing steps)."""
+    """The auction runs on every problem (no skip for small excess or ties, capacities summing to n too, tiny
+    step and work budgets or none), from the greedy start at zero prices (no count-balancing steps)."""
     check_with_config(
         case,
         "auction",
+        balanced_auction_with_steps=1.0,
         balanced_prices_max_passes=0,
         balanced_auction_skip_below=0.0,
         balanced_auction_stop_below=0.0,
@@ -463,18 +464,29 @@ def test_identical_rows_make_the_auction_hand_over_within_its_work_budget(share)
     """Rows that are one repeated row (padding tokens; all of them at share 1) bid alike, and each auction step
     heaps a column holding most of them and moves a few: thousands of steps (4763 at share 1, 2048 x 128)
     before the work budget. With it the auction stops after a few such steps and the exact phase finishes:
-    the same optimum as the hungarian method, and few iterations."""
+    the same optimum as the hungarian method, and few iterations. (The auction is forced: by default it does
+    not run on capacities summing to n, where the hungarian method's path takes the same problem in fewer
+    iterations still.)"""
     from linassign._cli import make_scores
+    from linassign._config import CONFIG
 
     rng = np.random.default_rng(0)
     s = make_scores("base", 2048, 128)
     rows = rng.choice(2048, int(share * 2048), replace=False)
     s[rows] = s[rows[0]]
-    res = linassign.balanced_assignment(s, method="auction")
     ref = linassign.balanced_assignment(s, method="hungarian")
+    default = linassign.balanced_assignment(s, method="auction")
+    assert default.n_iter == ref.n_iter and np.array_equal(default.assignment, ref.assignment)
+    saved = dict(CONFIG)
+    CONFIG.update(balanced_auction_with_steps=1.0)
+    try:
+        res = linassign.balanced_assignment(s, method="auction")
+    finally:
+        CONFIG.clear()
+        CONFIG.update(saved)
     assert np.array_equal(res.counts, np.full(128, 16))
     assert math.isclose(res.objective, ref.objective, rel_tol=1e-12) and res.gap <= 1e-9 * abs(ref.objective)
-    assert res.n_iter < 200
+    assert ref.n_iter < res.n_iter < 200
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -488,7 +500,12 @@ def test_a_column_that_receives_more_rows_than_its_room_stays_exact(seed):
     s = rng.random((200, 4)) + np.array([10.0, 5.0, 0.0, 0.0])
     case = Case(s, None, np.full(4, 50), True)
     saved = dict(CONFIG)
-    CONFIG.update(balanced_prices_max_passes=0, balanced_auction_skip_below=0.0, balanced_auction_stop_below=0.0)
+    CONFIG.update(
+        balanced_prices_max_passes=0,
+        balanced_auction_skip_below=0.0,
+        balanced_auction_stop_below=0.0,
+        balanced_auction_with_steps=1.0,
+    )
     try:
         res = linassign.balanced_assignment(s, method="auction")
     finally:
@@ -541,6 +558,7 @@ def test_count_balancing_price_steps_change_the_speed_never_the_answer(case, met
         balanced_prices_min_progress=1.0,
         balanced_prices_max_ties=1.0,
         balanced_prices_auction_above=0.0 if method == "auction" and not stop_sqrt else 1.0,
+        balanced_auction_with_steps=1.0,
     )
 
 

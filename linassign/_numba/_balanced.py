@@ -269,9 +269,13 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # subsample's prices, until at most min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess (x_steps:
     # the excess they leave, -1 if they did not run or could not move).
     run_steps = method != 2 and not given and not many_ties and Ec == E and n_dummy == 0 and n > 0
+    # The same problems (and those with tied scores, where the steps do not run) get no auction with the
+    # default ``balanced_auction_with_steps``: the exact phase follows the greedy start directly, as in the
+    # hungarian method.
+    no_auction = method == 1 and not given and Ec == E and n_dummy == 0 and params[31] == 0.0
     # The arc minima of the exact phase, made by the greedy pass when the exact phase follows it directly (or
     # by the steps' last pass).
-    want_M = given or method == 0 or run_steps
+    want_M = given or method == 0 or run_steps or no_auction
     M = np.empty((Ec, Ec) if want_M else (0, 0))
     W = np.empty((Ec, Ec) if want_M else (0, 0), np.int64)
     M2 = np.empty((Ec, Ec) if want_M else (0, 0))
@@ -283,9 +287,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     solved = False
     x_steps = -1
     arcs_done = False
-    # After the steps the auction runs only above a lower excess (they leave the start close to balanced):
-    # auction_above of the rows, and at least auction_above_per_column rows per column (a unit of excess costs
-    # the exact phase scans of a column's members, which are few in small problems).
+    # After the steps the auction runs (``balanced_auction_with_steps`` only) above a lower excess (they leave
+    # the start close to balanced): auction_above of the rows, and at least auction_above_per_column rows per
+    # column (a unit of excess costs the exact phase scans of a column's members, which are few in small
+    # problems). For the auction method the steps end on their arc-minima pass only below that excess.
     direct = max(params[23] * n, params[26] * E)
     if run_steps:
         passes, x_steps, arcs_done = _steps(
@@ -310,7 +315,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     skip_x = direct if x_steps >= 0 else params[9] * n
     # From given prices, for the exact phase alone, or when the auction will not run, the exact phase follows
     # the greedy start directly: then one pass makes both the start and the exact phase's arc minima.
-    have_M = given or method == 0 or (0 <= x_steps <= skip_x)
+    have_M = given or method == 0 or no_auction or (0 <= x_steps <= skip_x)
     if arcs_done:
         status = STATUS_OK
     elif near:
@@ -328,7 +333,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
-    if (method == 1 and excess > skip_x and not many_ties) or (method == 2 and tol >= 0.0):
+    if (method == 1 and not no_auction and excess > skip_x and not many_ties) or (method == 2 and tol >= 0.0):
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, -1)
         n_iter += steps
         exact = not early
@@ -456,6 +461,7 @@ def _params() -> np.ndarray:
             c["balanced_auction_work_per_row"],
             c["balanced_warm_near_rows"],
             c["balanced_warm_near_min_size"],
+            c["balanced_auction_with_steps"],
         ],
         dtype=np.float64,
     )
