@@ -155,7 +155,7 @@ def best_and_margin(s, sgn, p, E, has_drop, col, margin, own):
     """One pass: col[i] = row i's best column under p, as ``greedy_start`` writes it before counting (-1: no
     allowed column, -2 or less: an invalid entry), and, without a drop column, margin[i] its best value
     minus its second best (+inf: no second) and, unless ``own`` is empty, own[i] its score there. The
-    count-balancing steps' pass and the first of ``greedy_then_arcs``' and ``greedy_near_arcs``' two."""
+    count-balancing steps' pass, the first of ``greedy_then_arcs``' two and the start of ``near_exact``."""
     n = s.shape[0]
     ahead = rows_ahead(s)
     keep = own.shape[0] > 0
@@ -194,9 +194,9 @@ def greedy_status(col, cnt):
 def member_slots(col, cnt, capx, grow):
     """Members of each column in contiguous slots: (mem, lo, hi, end, pos), the rows of column a in
     ``mem[lo[a]:hi[a]]`` in row order, room up to ``end[a]``, ``pos[i]`` the slot of row i (rows with
-    col[i] < 0 are left out). A scan of a
-    column's members then loads their rows in parallel, where a linked list waits for each. Room for
-    max(cnt[a], capx[a]) members, twice that plus 8 with ``grow`` (a column that may grow past it)."""
+    col[i] < 0 are left out). A scan of a column's members then loads their rows in parallel, where a linked
+    list waits for each. Room for max(cnt[a], capx[a]) members, twice that plus 8 with ``grow`` (a column that
+    may grow past it)."""
     n = col.shape[0]
     Ec = cnt.shape[0]
     lo = np.empty(Ec, np.int64)

@@ -385,9 +385,10 @@ def _margin_quantile(margin, q):
 
 @numba.njit(cache=True, nogil=True)
 def _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
-    """Whether every row i with ``col_near[i] < 0`` is still in a column of maximal value under ``p``: it has not moved
-    since the scan that found its margin at ``p0``, so it is where the rise of its column's price over the
-    least rise is below its margin (less a rounding allowance), and elsewhere a scan of its row tells."""
+    """Whether every row i with ``col_near[i] < 0`` is still in a column of maximal value under ``p``. Such a
+    row has not moved since the scan that found its margin at ``p0``, so it is where the rise of its
+    column's price over the least rise is below its margin (less a rounding allowance); elsewhere a scan of
+    its row tells."""
     n = s.shape[0]
     least = INF
     scale = 0.0
