@@ -192,6 +192,42 @@ def test_a_warm_start_on_the_rows_near_a_change_of_column_matches_scipy(case, me
     check_with_config(case, method, prices, balanced_warm_near_rows=share, balanced_warm_near_min_size=0)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_cols=st.integers(2, 8),
+    k=st.integers(4, 25),
+    kind=st.sampled_from(["float", "int", "skewed", "forbidden"]),
+    share=st.sampled_from([0.02, 0.125, 0.3]),
+    drift=st.sampled_from([0.001, 0.05, 0.5]),
+)
+def test_warm_starts_on_the_rows_near_a_change_of_column_match_scipy_on_larger_problems(
+    seed, n_cols, k, kind, share, drift
+):
+    """``near_exact`` forced on problems of up to 200 rows (every column k rows), from the optimum of scores
+    that then drift: the first share tried fits or fails the check, the escalations, the fallback to the
+    whole problem; ties, forbidden pairs and popular columns; both senses."""
+    rng = np.random.default_rng(seed)
+    n = k * n_cols
+    s = {
+        "float": lambda: rng.standard_normal((n, n_cols)),
+        "int": lambda: rng.integers(-3, 4, (n, n_cols)).astype(np.float64),
+        "skewed": lambda: rng.standard_normal((n, n_cols)) + 2.0 * rng.standard_normal(n_cols),
+        "forbidden": lambda: np.where(rng.random((n, n_cols)) < 0.3, -np.inf, rng.standard_normal((n, n_cols))),
+    }[kind]()
+    maximize = bool(seed % 2)
+    if not maximize:
+        s = -s
+    case = Case(s, None, np.full(n_cols, k), maximize)
+    try:
+        prices = linassign.balanced_assignment(s, maximize=maximize).prices
+    except linassign.InfeasibleError:
+        return
+    moved = s + drift * np.where(np.isfinite(s), rng.standard_normal(s.shape), 0.0)
+    case = Case(moved, None, np.full(n_cols, k), maximize)
+    check_with_config(case, "hungarian", prices, balanced_warm_near_rows=share, balanced_warm_near_min_size=0)
+
+
 def _drifting(n, E, steps, drift, seed=5):
     """``steps`` base-like problems (n, E) whose tokens and centroids move by ``drift`` per step."""
     rng = np.random.default_rng(seed)
@@ -262,6 +298,20 @@ def test_warm_starts_of_a_large_problem_on_the_threads_reach_the_optimum(share):
     finally:
         CONFIG.clear()
         CONFIG.update(saved)
+
+
+def test_the_exact_phase_on_the_rows_near_a_change_restores_the_state_when_its_check_fails():
+    """From prices of scores that drifted too far (0.2 per step) the smaller problems are solved (phases > 0)
+    but rows outside them should move at every share tried: ``near_exact`` gives up with the prices, the
+    columns and the kept scores as they were, although its exact phases moved rows and raised prices."""
+    seq = _drifting(2048, 16, 2, 0.2, seed=0)
+    prices = linassign.balanced_assignment(seq[0]).prices
+    (done, phases, p, col, cnt, own), (p0, col0, own0) = _near_exact_from(seq[1], prices, 0.125)
+    assert not done and phases > 0
+    np.testing.assert_array_equal(p, p0)
+    np.testing.assert_array_equal(col, col0)
+    np.testing.assert_array_equal(own, own0)
+    assert np.array_equal(cnt, np.bincount(col0, minlength=16))
 
 
 def test_the_exact_phase_on_the_rows_near_a_change_gives_up_with_the_state_as_it_was():
