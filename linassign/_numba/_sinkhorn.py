@@ -103,6 +103,21 @@ def exp_fast(x):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _row_sums(c, i, buf):
+    """(sum_j buf[j], sum_j buf[j] * c[i, j]) over the terms > 0 (forbidden pairs: 0), in a loop that only
+    reads. Summed in the loop that writes ``buf``, the sums were vectorized or not by a runtime check of
+    whether ``buf`` overlaps the other arrays, which depends on where they were allocated: the same input
+    gave results differing in the last bit from call to call (found by a flaky test, fourteenth session)."""
+    s = 0.0
+    t = 0.0
+    for j in range(c.shape[1]):
+        e = buf[j]
+        s += e
+        t += e * c[i, j] if e > 0.0 else 0.0
+    return s, t
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _row_pass(c, i, scale, a_i, lga_i, phi, psi, buf, do_row):
     """Exponentials of row i, once: ``buf[j] = exp(y_j)``, ``y_j = shift + psi_j - h_ij / reg``.
 
@@ -115,14 +130,9 @@ def _row_pass(c, i, scale, a_i, lga_i, phi, psi, buf, do_row):
     m = c.shape[1]
     p_i = phi[i]
     shift = p_i - lga_i if math.isfinite(p_i) else -lga_i  # a row without a usable warm start: shift 0
-    s = 0.0
-    t = 0.0
     for j in range(m):
-        cij = c[i, j]
-        e = exp_fast(shift + psi[j] - cij * scale)
-        buf[j] = e
-        s += e
-        t += e * cij if e > 0.0 else 0.0
+        buf[j] = exp_fast(shift + psi[j] - c[i, j] * scale)
+    s, t = _row_sums(c, i, buf)
     # s in [e^-W, e^W]: no overflow, and the largest term (exponent >= -W - log m) is a normal double.
     # (A running max in the loop above would be a second reduction, which stops LLVM from vectorizing it.)
     if not (_EXP_LO <= s <= _EXP_HI):
@@ -132,14 +142,9 @@ def _row_pass(c, i, scale, a_i, lga_i, phi, psi, buf, do_row):
         if ymax == -np.inf:
             return 0.0, 0.0, 0.0
         shift -= ymax
-        s = 0.0
-        t = 0.0
         for j in range(m):
-            cij = c[i, j]
-            e = exp_fast(shift + psi[j] - cij * scale)
-            buf[j] = e
-            s += e
-            t += e * cij if e > 0.0 else 0.0
+            buf[j] = exp_fast(shift + psi[j] - c[i, j] * scale)
+        s, t = _row_sums(c, i, buf)
     if do_row:
         phi[i] = (shift - math.log(s)) + lga_i
         return a_i / s, s, t
