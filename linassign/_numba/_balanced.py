@@ -268,11 +268,12 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # No prices given, capacities summing to n: count-balancing steps on the whole matrix, from zero or the
     # subsample's prices, until at most min(stop_below * n, stop_sqrt * sqrt(n)) rows are in excess (x_steps:
     # the excess they leave, -1 if they did not run or could not move).
-    run_steps = method != 2 and not given and not many_ties and Ec == E and n_dummy == 0 and n > 0
+    sums_to_n = Ec == E and n_dummy == 0  # no drop column, no dummy rows
+    run_steps = method != 2 and not given and not many_ties and sums_to_n and n > 0
     # The same problems (and those with tied scores, where the steps do not run) get no auction with the
     # default ``balanced_auction_with_steps``: the exact phase follows the greedy start directly, as in the
     # hungarian method.
-    no_auction = method == 1 and not given and Ec == E and n_dummy == 0 and params[31] == 0.0
+    no_auction = method == 1 and not given and sums_to_n and params[31] == 0.0
     # The arc minima of the exact phase, made by the greedy pass when the exact phase follows it directly (or
     # by the steps' last pass).
     want_M = given or method == 0 or run_steps or no_auction
@@ -283,7 +284,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     own = np.empty(n if want_M else 0)
     margin = np.empty(n if want_M else 0)
     # From given prices, the exact phase on the rows near a change of column first (``near_exact``).
-    near = given and Ec == E and n_dummy == 0 and params[29] > 0.0 and n * E >= params[30]
+    near = given and sums_to_n and params[29] > 0.0 and n * E >= params[30]
     solved = False
     x_steps = -1
     arcs_done = False

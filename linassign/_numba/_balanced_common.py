@@ -261,6 +261,32 @@ def _neumaier(total, comp, x):
 
 
 @numba.njit(cache=True, nogil=True)
+def price_rises(p, p0, capx, E):
+    """(ok, least, scale) of the prices' changes since ``p0`` over the columns with room: ok when none fell
+    and every one is finite, least the smallest rise, scale the largest ``|p| + |p0|`` (for the rounding
+    allowance of ``margin_holds``)."""
+    ok = True
+    least = INF
+    scale = 0.0
+    for e in range(E):
+        if capx[e] > 0:
+            rise = p[e] - p0[e]
+            ok = ok and rise >= 0.0 and rise < INF
+            least = min(least, rise)
+            scale = max(scale, abs(p[e]) + abs(p0[e]))
+    return ok, least, scale
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def margin_holds(margin_i, rise_j, least, x, scale):
+    """Whether a row whose best column j, found at the prices ``p0`` with ``margin_i`` over its second best,
+    still has j as its best column now that p[j] rose by ``rise_j`` and no price by less than ``least``: the
+    margin must exceed the difference by a rounding allowance wide against the row's score ``x`` and the
+    prices' ``scale`` (``price_rises``)."""
+    return margin_i - (rise_j - least) > 1e-9 * (abs(x) + scale)
+
+
+@numba.njit(cache=True, nogil=True)
 def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_out, counts_out, p0, j0, margin, own):
     """Certificate and outputs of a finished state, all in the maximize orientation of ``sgn * s``.
 
@@ -302,12 +328,7 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
     least = INF
     scale = 0.0
     if known:
-        for e in range(E):
-            if capx[e] > 0:
-                rise = p[e] - p0[e]
-                known = known and rise >= 0.0 and rise < INF
-                least = min(least, rise)
-                scale = max(scale, abs(p[e]) + abs(p0[e]))
+        known, least, scale = price_rises(p, p0, capx, E)
     # The rows in _SUM_BLOCKS fixed blocks (on the threads when PARALLEL), each summing its rows' objective,
     # bound and gap terms as it goes, with Neumaier compensation; the blocks' sums are then added in order.
     # The same arithmetic in both compilations, and no serial pass over the rows.
@@ -334,7 +355,7 @@ def finalize(s, sgn, p, E, has_drop, capx, col, cnt, prices_out, u_out, order_ou
                 x = own[i] if kept else sgn * s[i, j]
             else:
                 x = 0.0
-            if known and j == j0[i] and margin[i] - (p[j] - p0[j] - least) > 1e-9 * (abs(x) + scale):
+            if known and j == j0[i] and margin_holds(margin[i], p[j] - p0[j], least, x, scale):
                 u = x - prices_out[j]
             else:
                 u = row_max(s, i, sgn, prices_out, E)

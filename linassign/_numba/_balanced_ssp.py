@@ -45,7 +45,9 @@ from ._balanced_common import (
     best_and_margin,
     checked_argmax,
     greedy_status,
+    margin_holds,
     member_slots,
+    price_rises,
     row_blocks,
     row_max,
     score,
@@ -386,22 +388,16 @@ def _margin_quantile(margin, q):
 @numba.njit(cache=True, nogil=True)
 def _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
     """Whether every row i with ``col_near[i] < 0`` is still in a column of maximal value under ``p``. Such a
-    row has not moved since the scan that found its margin at ``p0``, so it is where the rise of its
-    column's price over the least rise is below its margin (less a rounding allowance); elsewhere a scan of
-    its row tells."""
+    row has not moved since the scan that found its margin at ``p0``: where ``margin_holds`` (the proof
+    ``finalize`` uses) it still is; elsewhere a scan of its row tells."""
     n = s.shape[0]
-    least = INF
-    scale = 0.0
-    for e in range(E):
-        if capx[e] > 0:
-            least = min(least, p[e] - p0[e])
-            scale = max(scale, abs(p[e]) + abs(p0[e]))
+    _, least, scale = price_rises(p, p0, capx, E)  # the exact phase only raises prices
     bad = 0
     for i in numba.prange(n):
         if col_near[i] < 0:
             a = col[i]
             x = own[i]
-            if not margin[i] - (p[a] - p0[a] - least) > 1e-9 * (abs(x) + scale):
+            if not margin_holds(margin[i], p[a] - p0[a], least, x, scale):
                 bad += row_max(s, i, sgn, p, E) > x - p[a]
     return bad == 0
 
