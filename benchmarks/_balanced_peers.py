@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from linassign._cli import BALANCED_FAMILIES as FAMILIES
-from linassign._cli import make_scores
+from linassign._cli import drifting_scores, make_scores
 from linassign._peers import paper_baseline, pot_emd
 
 __all__ = [
@@ -34,21 +34,6 @@ __all__ = [
     "paper_baseline",
     "pot_emd",
 ]
-
-
-def drifting_scores(n: int, n_cols: int, steps: int, drift: float = 0.01, seed: int = 0) -> list[np.ndarray]:
-    """``steps`` successive ``base`` problems whose tokens and centroids each move by ``drift`` (relative)
-    per step, as centroids do during training."""
-    rng = np.random.default_rng(seed)
-    d = 64
-    x = rng.standard_normal((n, d))
-    c = rng.standard_normal((n_cols, d))
-    out = []
-    for _ in range(steps):
-        out.append(np.ascontiguousarray(x @ c.T / math.sqrt(d)))
-        x = x + drift * rng.standard_normal(x.shape)
-        c = c + drift * rng.standard_normal(c.shape)
-    return out
 
 
 def argmax_assignment(scores: np.ndarray) -> np.ndarray:

@@ -116,6 +116,21 @@ def make_scores(kind: str, n: int, n_cols: int, seed: int = 0, dtype: Any = np.f
     return np.ascontiguousarray(s, dtype=dtype)
 
 
+def drifting_scores(n: int, n_cols: int, steps: int, drift: float = 0.01, seed: int = 0) -> list[np.ndarray]:
+    """``steps`` successive ``base`` problems whose tokens and centroids each move by ``drift`` (relative)
+    per step, as centroids do during training (the warm-start benchmark's sequence)."""
+    rng = np.random.default_rng(seed)
+    d = 64
+    x = rng.standard_normal((n, d))
+    c = rng.standard_normal((n_cols, d))
+    out = []
+    for _ in range(steps):
+        out.append(np.ascontiguousarray(x @ c.T / math.sqrt(d)))
+        x = x + drift * rng.standard_normal(x.shape)
+        c = c + drift * rng.standard_normal(c.shape)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Small helpers: host copies, timing, formatting
 # ----------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import linassign
 from linassign._certificate_balanced import verify_balanced
+from linassign._cli import drifting_scores
 
 METHODS = ("auction", "hungarian", "sinkhorn")
 
@@ -197,48 +198,42 @@ def test_a_warm_start_on_the_rows_near_a_change_of_column_matches_scipy(case, me
     seed=st.integers(0, 2**32 - 1),
     n_cols=st.integers(2, 8),
     k=st.integers(4, 25),
-    kind=st.sampled_from(["float", "int", "skewed", "forbidden"]),
+    kind=st.sampled_from(["float", "int", "skewed", "huge"]),
+    forbid=st.booleans(),
     share=st.sampled_from([0.02, 0.125, 0.3]),
     drift=st.sampled_from([0.001, 0.05, 0.5]),
 )
 def test_warm_starts_on_the_rows_near_a_change_of_column_match_scipy_on_larger_problems(
-    seed, n_cols, k, kind, share, drift
+    seed, n_cols, k, kind, forbid, share, drift
 ):
     """``near_exact`` forced on problems of up to 200 rows (every column k rows), from the optimum of scores
     that then drift: the first share tried fits or fails the check, the escalations, the fallback to the
-    whole problem; ties, forbidden pairs and popular columns; both senses."""
+    whole problem; ties, forbidden pairs, popular columns and huge scores; both senses."""
     rng = np.random.default_rng(seed)
-    n = k * n_cols
-    s = {
-        "float": lambda: rng.standard_normal((n, n_cols)),
-        "int": lambda: rng.integers(-3, 4, (n, n_cols)).astype(np.float64),
-        "skewed": lambda: rng.standard_normal((n, n_cols)) + 2.0 * rng.standard_normal(n_cols),
-        "forbidden": lambda: np.where(rng.random((n, n_cols)) < 0.3, -np.inf, rng.standard_normal((n, n_cols))),
-    }[kind]()
     maximize = bool(seed % 2)
-    if not maximize:
-        s = -s
-    case = Case(s, None, np.full(n_cols, k), maximize)
+    s = _scores_of_kind(rng, kind, k * n_cols, n_cols, forbid, maximize)
     try:
         prices = linassign.balanced_assignment(s, maximize=maximize).prices
     except linassign.InfeasibleError:
         return
-    moved = s + drift * np.where(np.isfinite(s), rng.standard_normal(s.shape), 0.0)
+    spread = float(s[np.isfinite(s)].std())  # drift relative to the scores' spread ("huge" too)
+    moved = s + drift * spread * np.where(np.isfinite(s), rng.standard_normal(s.shape), 0.0)
     case = Case(moved, None, np.full(n_cols, k), maximize)
     check_with_config(case, "hungarian", prices, balanced_warm_near_rows=share, balanced_warm_near_min_size=0)
 
 
-def _drifting(n, E, steps, drift, seed=5):
-    """``steps`` base-like problems (n, E) whose tokens and centroids move by ``drift`` per step."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 32))
-    c = rng.standard_normal((E, 32))
-    out = []
-    for _ in range(steps):
-        out.append(x @ c.T / np.sqrt(32))
-        x = x + drift * rng.standard_normal(x.shape)
-        c = c + drift * rng.standard_normal(c.shape)
-    return out
+def _scores_of_kind(rng, kind, n, n_cols, forbid, maximize):
+    """(n, n_cols) scores of a kind ("float", "int": ties, "skewed": popular columns, "huge"), a quarter of
+    them forbidden if ``forbid`` (-inf when maximizing, +inf when minimizing)."""
+    s = {
+        "float": lambda: rng.standard_normal((n, n_cols)),
+        "int": lambda: rng.integers(-2, 3, (n, n_cols)).astype(np.float64),
+        "skewed": lambda: rng.standard_normal((n, n_cols)) + 4.0 * rng.standard_normal(n_cols),
+        "huge": lambda: rng.standard_normal((n, n_cols)) * 1e12,
+    }[kind]()
+    if forbid:
+        s[rng.random((n, n_cols)) < 0.25] = -np.inf if maximize else np.inf
+    return s
 
 
 def _near_exact_from(s, prices, share):
@@ -262,7 +257,7 @@ def test_the_exact_phase_on_the_rows_near_a_change_of_column_is_optimal(share):
     """On drifting problems from the previous step's prices, ``near_exact`` ends optimal: every column full,
     every row in a column of maximal value under its prices (a zero gap), ``own`` each row's score there. With
     a share too small (0.004: a few rows) the check that the other rows stay must fail and the share grow."""
-    seq = _drifting(2048, 16, 6, 0.01)
+    seq = drifting_scores(2048, 16, 6, 0.01)
     prices = linassign.balanced_assignment(seq[0]).prices
     for s in seq[1:]:
         (done, phases, p, col, cnt, own), (p0, col0, _) = _near_exact_from(s, prices, share)
@@ -283,7 +278,7 @@ def test_warm_starts_of_a_large_problem_on_the_threads_reach_the_optimum(share):
     (escalations) and with the path off (0)."""
     from linassign._config import CONFIG
 
-    seq = _drifting(8192, 128, 3, 0.01)
+    seq = drifting_scores(8192, 128, 3, 0.01)
     saved = dict(CONFIG)
     CONFIG.update(balanced_warm_near_rows=share)
     try:
@@ -304,7 +299,7 @@ def test_the_exact_phase_on_the_rows_near_a_change_restores_the_state_when_its_c
     """From prices of scores that drifted too far (0.2 per step) the smaller problems are solved (phases > 0)
     but rows outside them should move at every share tried: ``near_exact`` gives up with the prices, the
     columns and the kept scores as they were, although its exact phases moved rows and raised prices."""
-    seq = _drifting(2048, 16, 2, 0.2, seed=0)
+    seq = drifting_scores(2048, 16, 2, 0.2)
     prices = linassign.balanced_assignment(seq[0]).prices
     (done, phases, p, col, cnt, own), (p0, col0, own0) = _near_exact_from(seq[1], prices, 0.125)
     assert not done and phases > 0
@@ -822,15 +817,7 @@ def test_subsample_and_whole_matrix_steps_change_the_speed_never_the_answer(
     """Count-balancing steps on every 4th row (k / 4 per column, ``subsample_prices``) and then on the whole
     matrix, forced on problems of k rows per column, each run until its excess stops falling."""
     rng = np.random.default_rng(seed)
-    n = k * n_cols
-    s = {
-        "float": lambda: rng.standard_normal((n, n_cols)),
-        "int": lambda: rng.integers(-2, 3, (n, n_cols)).astype(np.float64),
-        "skewed": lambda: rng.standard_normal((n, n_cols)) + 4.0 * rng.standard_normal(n_cols),
-        "huge": lambda: rng.standard_normal((n, n_cols)) * 1e12,
-    }[kind]()
-    if forbid:
-        s[rng.random((n, n_cols)) < 0.25] = -np.inf if maximize else np.inf
+    s = _scores_of_kind(rng, kind, k * n_cols, n_cols, forbid, maximize)
     check_with_config(
         Case(s, None, np.full(n_cols, k), maximize),
         method,
