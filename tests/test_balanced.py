@@ -691,7 +691,7 @@ def test_the_certificate_from_the_kept_scores_equals_the_one_read_from_the_matri
     assert _greedy_arcs_parallel(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     p0, j0 = p.copy(), col.copy()
     # From the pass's arc minima (last argument): the exact phase makes none of its own, on any thread count.
-    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True)
+    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True, False)
     assert status == 0 and phases > 0 and (col != j0).any()  # rows moved: ``own`` was updated on the way
     np.testing.assert_array_equal(own, s[np.arange(n), col])
     outs = []
@@ -718,7 +718,7 @@ def _exact_phase_from_greedy(s, cap):
     M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
     assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     capx = np.asarray(cap, np.int64)
-    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True)
+    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True, False)
     return status, phases, col, p
 
 
@@ -759,18 +759,99 @@ def test_the_exact_phase_on_tied_integer_scores_is_optimal(n_cols, k, top, seed)
     assert s[np.arange(n), col].sum() == expanded[r, c].sum()
 
 
+@st.composite
+def padded_problems(draw, max_rows=48, max_cols=5):
+    """``balanced_problems`` whose rows are partly one repeated row (padding tokens): a share of 1/4 to all of
+    them, so that the greedy start crowds the repeated row's column and the exact phase moves them as dummy
+    rows (``_take_block``). Scores float, small integers (the other rows tie with it too) or huge; forbidden
+    pairs also in the repeated row; capacities summing to n, below it (dropped rows) or above (dummy rows:
+    no block)."""
+    n_cols = draw(st.integers(1, max_cols))
+    n = draw(st.integers(4, max_rows))
+    maximize = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["float", "int", "huge"]))
+    if kind == "int":
+        s = rng.integers(-2, 3, (n, n_cols)).astype(np.float64)
+    else:
+        s = rng.standard_normal((n, n_cols)) * (1e12 if kind == "huge" else 1.0)
+    if draw(st.booleans()):
+        s[rng.random((n, n_cols)) < 0.2] = -np.inf if maximize else np.inf
+    rows = rng.choice(n, max(2, int(draw(st.sampled_from([0.25, 0.5, 0.8, 1.0])) * n)), replace=False)
+    s[rows] = s[rows[0]]
+    mode = draw(st.sampled_from(["sum", "drop", "above"]))
+    if mode == "sum":
+        cap = np.full(n_cols, n // n_cols)
+        cap[: n % n_cols] += 1
+    elif mode == "drop":
+        cap = rng.integers(0, max(1, n // n_cols) + 1, n_cols)
+    else:
+        cap = rng.integers(n // n_cols + 1, n // n_cols + 3, n_cols)
+    return Case(s, cap, np.asarray(cap, dtype=np.int64), maximize)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=padded_problems(), method=st.sampled_from(METHODS))
+def test_repeated_rows_moved_as_one_block_match_scipy(case, method):
+    """Identical rows leave the real rows of the exact phase and move as dummy rows with the repeated row's
+    scores; the answer must be scipy's optimum, certified, with the block's rows back in their columns."""
+    check_with_config(case, method)
+
+
+@pytest.mark.parametrize("kind", ["padded", "one-row", "ints"])
+def test_the_exact_phase_with_a_block_of_identical_rows_is_the_exact_phase_without(kind):
+    """From the same greedy start, the exact phase that moves the identical rows as a block and the one that
+    moves them as rows reach the same objective, with every row's kept score and the counts consistent; and
+    the block is really taken there (so that the scipy tests above exercise it)."""
+    from linassign._numba._balanced_ssp import _take_block, greedy_arcs, ssp
+
+    rng = np.random.default_rng(5)
+    n, E = 600, 6
+    if kind == "ints":
+        s = rng.integers(0, 3, (n, E)).astype(np.float64)  # 729 distinct rows at most: many repeats
+    else:
+        s = rng.standard_normal((n, E))
+        rows = rng.choice(n, n if kind == "one-row" else n // 3, replace=False)
+        s[rows] = s[rows[0]]
+    capx = np.full(E, n // E, np.int64)
+    out = []
+    for blocks in (True, False):
+        p = np.zeros(E)
+        col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+        M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
+        assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
+        if blocks:
+            probe_col, probe_cnt, dm, dv = col.copy(), cnt.copy(), np.zeros(E, np.int64), np.zeros(E)
+            taken = _take_block(s, 1.0, E, capx, probe_col, probe_cnt, dm, dv)
+            assert taken.size >= 2 and dm.sum() == taken.size and (probe_col[taken] == -1).all()
+            np.testing.assert_array_equal(s[taken], np.broadcast_to(dv, (taken.size, E)))
+        dm = np.zeros(E, np.int64)
+        status, _ = ssp(s, 1.0, p, E, capx, col, cnt, dm, n + 1, M, W, M2, W2, own, True, blocks)
+        assert status == 0 and (dm == 0).all()
+        np.testing.assert_array_equal(cnt, capx)
+        np.testing.assert_array_equal(np.bincount(col, minlength=E), capx)
+        np.testing.assert_array_equal(own, s[np.arange(n), col])
+        assert ((s - p).max(axis=1) <= s[np.arange(n), col] - p[col] + 1e-12).all()  # each row in a best column
+        out.append(math.fsum(own.tolist()))
+    assert out[0] == pytest.approx(out[1], rel=1e-12, abs=1e-9)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     costs=st.lists(st.integers(0, 3), min_size=1, max_size=40),
     below=st.integers(0, 2),
     dummies=st.booleans(),
+    dummy_cost=st.integers(-1, 4),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_a_rescan_that_stops_at_the_lower_bound_finds_what_the_whole_scan_finds(costs, below, dummies, seed):
+def test_a_rescan_that_stops_at_the_lower_bound_finds_what_the_whole_scan_finds(
+    costs, below, dummies, dummy_cost, seed
+):
     """``_refresh_arc`` of an arc a -> b whose M[a, b] is a lower bound of the members' costs (the true minimum,
     or below it as a stale entry is) stops at the second member reaching it: M, W, M2, W2 must be those of a
     scan of every member in member order (the first member at the minimum, then the first other one at the
-    least remaining cost), also with dummy rows in a (which keeps no second)."""
+    least remaining cost), also with dummy rows in a (which keeps no second; one costs ``dv[a] - dv[b]`` to
+    move: 0 for the dummy rows of capacities above n, any value for a block of identical rows)."""
     from linassign._numba._balanced_ssp import _refresh_arc
 
     rng = np.random.default_rng(seed)
@@ -783,9 +864,10 @@ def test_a_rescan_that_stops_at_the_lower_bound_finds_what_the_whole_scan_finds(
     mem = np.concatenate([rows, np.zeros(3, np.int64)])
     lo, hi = np.array([0, m, m]), np.array([m, m, m])
     dm = np.array([1 if dummies else 0, 0, 0])
+    dv = np.array([dummy_cost + 0.5, 0.5, 0.0])
     M, W = np.full((E, E), min(costs) - below, np.float64), np.full((E, E), -1, np.int64)
     M2, W2, stale = np.zeros((E, E)), np.full((E, E), -1, np.int64), np.ones((E, E), np.bool_)
-    _refresh_arc(a, b, s, 1.0, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+    _refresh_arc(a, b, s, 1.0, E, mem, lo, hi, own, dm, dv, M, W, M2, W2, stale)
     c = np.array(costs, np.float64)
     first = int(np.argmin(c))
     rest = np.delete(np.arange(m), first)
@@ -794,8 +876,8 @@ def test_a_rescan_that_stops_at_the_lower_bound_finds_what_the_whole_scan_finds(
     w2 = rows[rest[np.argmin(c[rest])]] if m > 1 else -1
     if dummies:
         w2 = -1
-        if best > 0.0:
-            best, w = 0.0, -2
+        if best > dummy_cost:
+            best, w = float(dummy_cost), -2
     assert (M[a, b], W[a, b], W2[a, b]) == (best, w, w2) and not stale[a, b]
     if not dummies:
         assert M2[a, b] == best2

@@ -347,7 +347,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     if exact and not solved:
         place_dummies(p, capx, cnt, dm, n_dummy)
-        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M)
+        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M, True)
         n_iter += phases
         if status != STATUS_OK:
             return status, 0.0, 0.0, 0.0, False, n_iter

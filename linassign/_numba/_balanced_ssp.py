@@ -34,6 +34,12 @@ known, it takes its place and the arc stays fresh, where it would otherwise be m
 (a scan of every member of a: most of the exact phase's time went into these). The passes over the matrix
 find both minima; a rescan finds both again; a row entering a column can become either; a second that
 leaves is forgotten (-1) and not looked for until the next rescan.
+
+Dummy rows (capacities summing to more than n) are counted per column in ``dm``, not listed: one costs
+``dv[a] - dv[b]`` to move from a to b (``W`` -2), the same for each, so an arc they achieve stays tight while
+it carries them all. ``dv`` is 0 for them; without them, ``ssp`` gives the same treatment to the rows equal to
+one repeated row (padding tokens) that crowd one column (``_take_block``), with ``dv`` that row's scores, and
+puts them back at the end.
 """
 
 import numba
@@ -57,14 +63,15 @@ from ._simd import LANES, TIE, prefetch_row, relax_lanes, relax_scalar, rows_ahe
 
 _UNKNOWN = -1
 _DUMMY = -2
+_BLOCK_SAMPLE = 32  # members of the most over-full column compared pairwise for identical rows
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
+def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, v, M, W, M2, W2, stale):
     """Recompute M[a, b], its row W[a, b] and the second minimum M2, W2 over the current members of column a
-    (no second is kept for a column holding dummy rows).
+    (no second is kept for a column holding dummy rows; one of them costs ``v[a] - v[b]`` to move).
 
-    M[a, b] is a lower bound of the members' costs (exact, or stale; with dummy rows at most 0 too), so once
+    M[a, b] is a lower bound of the members' costs (exact, or stale; with dummy rows at most theirs), so once
     two members reach it they are the minimum and the second, the ones the whole scan would find: the scan
     stops there. With tied scores most rescans stop within a few members; all-equal scores made every rescan
     read the whole over-full column, quadratic in n (65536 x 128: 2.7 s, now 28 ms)."""
@@ -88,8 +95,9 @@ def _refresh_arc(a, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale):
                 break  # a second member at the lower bound (best is at it too)
     if dm[a] > 0:
         w2 = _UNKNOWN
-        if 0.0 < best:
-            best = 0.0
+        d = v[a] - v[b]
+        if d < best:
+            best = d
             w = _DUMMY
     M[a, b] = best
     W[a, b] = w
@@ -148,9 +156,9 @@ def _move_row(i, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2,
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_dummy(a, b, dm, M, W, W2, stale):
-    """Move one dummy row (score 0 everywhere) from column a to column b (which then keeps no second
-    minima)."""
+def _move_dummy(a, b, dm, v, M, W, W2, stale):
+    """Move one dummy row (score ``v[e]`` in column e) from column a to column b (which then keeps no
+    second minima)."""
     Ec = M.shape[0]
     dm[a] -= 1
     dm[b] += 1
@@ -158,12 +166,13 @@ def _move_dummy(a, b, dm, M, W, W2, stale):
         for c in range(Ec):
             if c != a and not stale[a, c]:
                 w = W[a, c]
-                if w == _DUMMY or (w == _UNKNOWN and M[a, c] >= 0.0):
+                if w == _DUMMY or (w == _UNKNOWN and M[a, c] >= v[a] - v[c]):
                     stale[a, c] = True
     for c in range(Ec):
         W2[b, c] = _UNKNOWN
-        if c != b and 0.0 < M[b, c]:
-            M[b, c] = 0.0
+        d = v[b] - v[c]
+        if c != b and d < M[b, c]:
+            M[b, c] = d
             W[b, c] = _DUMMY
 
 
@@ -452,7 +461,7 @@ def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
             continue  # the other rows alone over-fill a column
         mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False)
         arc_minima(s, sgn, E, E, mem, lo, hi, own, M, W, M2, W2)
-        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True)
+        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True, False)
         phases += ph
         if status == STATUS_OK and _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
             for i in range(n):
@@ -484,7 +493,69 @@ def _relax(M, e, de, pe, p, key, pred, ties):
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M):
+def _same_row(s, i, r, E):
+    """Whether rows i and r of ``s`` hold equal entries (stops at the first that differs)."""
+    for e in range(E):
+        if s[i, e] != s[r, e]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _take_block(s, sgn, E, capx, col, cnt, dm, v):
+    """Identical rows (padding tokens, a repeated row) as dummy rows: if the most over-full column holds a
+    quarter of its capacity or more in excess and two of its first ``_BLOCK_SAMPLE`` members are equal, all
+    its members equal to them leave the real rows (``col`` -1, ``cnt`` lowered) and are counted in ``dm``,
+    with scores ``v`` (their row; 0 in the drop column). Returns their rows, in row order (empty: none).
+
+    Rescans of their column then read its real members only. As real rows, every rescan of an arc out of
+    it read all of them, and found no two at the lower bound (a real row was the minimum): 65536 x 128 with
+    30% of the rows one repeated row read ~390 million members in ~1760 phases, most of its 200 ms. The
+    phases stay as many (the shortest paths leave the column through its real rows); they cost a third."""
+    n = s.shape[0]
+    Ec = capx.shape[0]
+    none = np.empty(0, np.int64)
+    a = 0
+    for e in range(Ec):
+        if cnt[e] - capx[e] > cnt[a] - capx[a]:
+            a = e
+    x = cnt[a] - capx[a]
+    if x < 2 or 4 * x < capx[a] or a >= E:
+        return none
+    first = np.empty(_BLOCK_SAMPLE, np.int64)
+    k = 0
+    for i in range(n):
+        if col[i] == a:
+            first[k] = i
+            k += 1
+            if k == _BLOCK_SAMPLE:
+                break
+    r = -1
+    for j in range(k):
+        for j2 in range(j + 1, k):
+            if r < 0 and _same_row(s, first[j], first[j2], E):
+                r = first[j]
+    if r < 0:
+        return none
+    m = 0
+    for i in range(r, n):
+        m += col[i] == a and _same_row(s, i, r, E)
+    rows = np.empty(m, np.int64)
+    m = 0
+    for i in range(r, n):
+        if col[i] == a and _same_row(s, i, r, E):
+            rows[m] = i
+            m += 1
+            col[i] = -1
+    cnt[a] -= m
+    dm[a] = m
+    for e in range(E):
+        v[e] = sgn * s[r, e]
+    return rows
+
+
+@numba.njit(cache=True, nogil=True)
+def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M, blocks):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
@@ -493,7 +564,8 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     used and overwritten when ``have_M``: the arc minima of this very state, their rows, the second minima
     and each row's score in its column (``greedy_arcs``). Returns (status, phases): STATUS_INFEASIBLE
     when an over-full column can reach no column with room through allowed pairs; ``max_phases`` only guards
-    against bugs (the number of phases is at most the initial excess).
+    against bugs (the number of phases is at most the initial excess). ``blocks``: without dummy rows,
+    identical rows crowding one column move as dummy rows (``_take_block``), put back in row order at the end.
     """
     n = s.shape[0]
     Ec = p.shape[0]
@@ -504,6 +576,14 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
             excess += x
     if excess == 0:
         return STATUS_OK, 0
+    dv = np.zeros(Ec)  # the dummy rows' scores: 0, or a block of identical rows'
+    block = np.empty(0, np.int64)
+    if blocks:
+        none = True
+        for e in range(Ec):
+            none = none and dm[e] == 0
+        if none:
+            block = _take_block(s, sgn, E, capx, col, cnt, dm, dv)
 
     # Members of each column in contiguous slots with room for max(cnt[a], capx[a]) of them: a column on a
     # path gives a row for each one it takes and a target only fills up to its capacity, so no column ever
@@ -526,8 +606,10 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         if dm[a] > 0:
             for b in range(Ec):
                 W2[a, b] = _UNKNOWN
-                if 0.0 < M[a, b]:
-                    M[a, b] = 0.0
+                w = W[a, b]
+                d = dv[a] - dv[b]
+                if d < M[a, b] or (w >= 0 and col[w] < 0):  # (a block's row: the same cost)
+                    M[a, b] = d
                     W[a, b] = _DUMMY
         M[a, a] = INF
 
@@ -579,7 +661,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                 # entry of M changes during Dijkstra: its tree arc still holds the value e was relaxed with.)
                 if stale[a, e]:
                     relaxed = M[a, e]
-                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+                    _refresh_arc(a, e, s, sgn, E, mem, lo, hi, own, dm, dv, M, W, M2, W2, stale)
                     if M[a, e] > relaxed:
                         best = INF
                         a = -1
@@ -657,7 +739,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                         c = tree if kk < 0 else settled[kk]
                         if kk < 0 and c >= 0 and not dead[c]:
                             if stale[c, b] or W[c, b] == _UNKNOWN:
-                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, dv, M, W, M2, W2, stale)
                             if M[c, b] <= tight[b]:
                                 a = c
                         elif kk >= 0 and c != tree and not dead[c]:
@@ -666,7 +748,7 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                             rc = M[c, b] - pold[c] + pold[b]
                             if dc + (rc if rc > 0.0 else 0.0) == db and (stale[c, b] or W[c, b] == _UNKNOWN):
                                 # A lower bound that looks tight: made exact, then tested again.
-                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, M, W, M2, W2, stale)
+                                _refresh_arc(c, b, s, sgn, E, mem, lo, hi, own, dm, dv, M, W, M2, W2, stale)
                                 rc = M[c, b] - pold[c] + pold[b]
                             if dc + (rc if rc > 0.0 else 0.0) == db:
                                 a = c
@@ -687,8 +769,19 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
                     a = path[d + 1]
                     w = W[a, b]
                     if w == _DUMMY:
-                        _move_dummy(a, b, dm, M, W, W2, stale)
+                        _move_dummy(a, b, dm, dv, M, W, W2, stale)
                     else:
                         _move_row(w, a, b, s, sgn, E, col, cnt, mem, lo, hi, pos, own, M, W, M2, W2, stale)
                 excess -= 1
+    if block.shape[0] > 0:
+        # The block's rows back, in row order over the columns in order.
+        k = 0
+        for e in range(Ec):
+            for _ in range(dm[e]):
+                i = block[k]
+                k += 1
+                col[i] = e
+                own[i] = dv[e]
+                cnt[e] += 1
+            dm[e] = 0
     return STATUS_OK, phases
