@@ -83,6 +83,10 @@ CONFIG.update(
         # already fails the check on some of these problems (it then tries twice the share).
         "balanced_warm_near_rows": 0.125,
         "balanced_warm_near_min_size": 1 << 20,
+        # Given prices whose greedy start leaves more than this fraction of the rows in excess (capacities
+        # summing to n; auction and hungarian methods) only start the count-balancing steps of a solve
+        # without prices, and its path after them.
+        "balanced_given_prices_steps_above": 0.05,
         # The auction runs only when the greedy start leaves more than this fraction of the rows in excess
         # of the capacities, and hands over to the exact phase once the excess is below the second fraction.
         "balanced_auction_skip_below": 0.05,

@@ -35,7 +35,7 @@ from ._balanced_common import (
 )
 from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import _far_rows_stay, arc_minima, greedy_arcs, greedy_then_arcs, near_exact, ssp
+from ._balanced_ssp import _far_rows_stay, arc_minima, find_block, greedy_arcs, greedy_then_arcs, near_exact, ssp
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 from ._simd import prefetch_row, rows_ahead
 
@@ -270,10 +270,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # the excess they leave, -1 if they did not run or could not move).
     sums_to_n = Ec == E and n_dummy == 0  # no drop column, no dummy rows
     run_steps = method != 2 and not given and not many_ties and sums_to_n and n > 0
-    # The same problems (and those with tied scores, where the steps do not run) get no auction with the
-    # default ``balanced_auction_with_steps``: the exact phase follows the greedy start directly, as in the
-    # hungarian method.
-    no_auction = method == 1 and not given and sums_to_n and params[31] == 0.0
+    # The same problems, also from given prices (and those with tied scores, where the steps do not run), get
+    # no auction with the default ``balanced_auction_with_steps``: the exact phase follows the greedy start
+    # directly, as in the hungarian method.
+    no_auction = method == 1 and sums_to_n and params[31] == 0.0
     # The arc minima of the exact phase, made by the greedy pass when the exact phase follows it directly (or
     # by the steps' last pass).
     want_M = given or method == 0 or run_steps or no_auction
@@ -293,24 +293,11 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # column (a unit of excess costs the exact phase scans of a column's members, which are few in small
     # problems). For the auction method the steps end on their arc-minima pass only below that excess.
     direct = max(params[23] * n, params[26] * E)
+    stop_steps = int(min(params[20] * n, params[21] * np.sqrt(n)))
+    arcs_below = int(direct) if method == 1 else n
     if run_steps:
         passes, x_steps, arcs_done = _steps(
-            s,
-            sgn,
-            p,
-            E,
-            capx,
-            params,
-            int(min(params[20] * n, params[21] * np.sqrt(n))),
-            int(direct) if method == 1 else n,
-            col,
-            cnt,
-            M,
-            W,
-            M2,
-            W2,
-            own,
-            margin,
+            s, sgn, p, E, capx, params, stop_steps, arcs_below, col, cnt, M, W, M2, W2, own, margin
         )
         n_iter += passes
     skip_x = direct if x_steps >= 0 else params[9] * n
@@ -328,6 +315,27 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         status = greedy_start(s, sgn, p, E, has_drop, col, cnt)
     if status != STATUS_OK:
         return status, 0.0, 0.0, 0.0, False, n_iter
+    # Given prices that leave many rows in excess (stale ones, another problem's) are only a start: from
+    # them, the count-balancing steps and the path of a solve without prices. Rows equal to one repeated row
+    # (padding tokens) crowd one column from any prices, good ones too (the optimum ties them over many
+    # columns): they do not count.
+    x_given = 0
+    if given and sums_to_n:
+        x_given = _excess(capx, cnt)
+        a, r, m = find_block(s, E, capx, col, cnt)
+        if r >= 0:
+            x_given -= min(m, cnt[a] - capx[a])
+    if given and sums_to_n and method != 2 and x_given > params[32] * n:
+        if f > 0 and x_given > params[12] * n:
+            n_iter += subsample_prices(s, sgn, p, E, capx[0] // f, f, params)
+        passes, x_steps, arcs_done = _steps(
+            s, sgn, p, E, capx, params, stop_steps, arcs_below, col, cnt, M, W, M2, W2, own, margin
+        )
+        n_iter += passes
+        if not arcs_done:
+            greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
+        given = near = False
+        skip_x = direct if x_steps >= 0 else params[9] * n
     # The state of that full scan, for the certificate (``finalize``).
     p0 = p.copy() if have_M else np.empty(0)
     j0 = col.copy() if have_M else np.empty(0, np.int64)
@@ -463,6 +471,7 @@ def _params() -> np.ndarray:
             c["balanced_warm_near_rows"],
             c["balanced_warm_near_min_size"],
             c["balanced_auction_with_steps"],
+            c["balanced_given_prices_steps_above"],
         ],
         dtype=np.float64,
     )

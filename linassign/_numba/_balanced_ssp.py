@@ -461,7 +461,7 @@ def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
             continue  # the other rows alone over-fill a column
         mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False)
         arc_minima(s, sgn, E, E, mem, lo, hi, own, M, W, M2, W2)
-        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True, False)
+        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True, True)
         phases += ph
         if status == STATUS_OK and _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
             for i in range(n):
@@ -502,26 +502,20 @@ def _same_row(s, i, r, E):
 
 
 @numba.njit(cache=True, nogil=True)
-def _take_block(s, sgn, E, capx, col, cnt, dm, v):
-    """Identical rows (padding tokens, a repeated row) as dummy rows: if the most over-full column holds a
-    quarter of its capacity or more in excess and two of its first ``_BLOCK_SAMPLE`` members are equal, all
-    its members equal to them leave the real rows (``col`` -1, ``cnt`` lowered) and are counted in ``dm``,
-    with scores ``v`` (their row; 0 in the drop column). Returns their rows, in row order (empty: none).
-
-    Rescans of their column then read its real members only. As real rows, every rescan of an arc out of
-    it read all of them, and found no two at the lower bound (a real row was the minimum): 65536 x 128 with
-    30% of the rows one repeated row read ~390 million members in ~1760 phases, most of its 200 ms. The
-    phases stay as many (the shortest paths leave the column through its real rows); they cost a third."""
+def find_block(s, E, capx, col, cnt):
+    """(a, r, m): a column holding rows equal to one repeated row (padding tokens) in excess, r the first of
+    them and m their number (r = -1: none). Looked for only in the most over-full column, when it holds a
+    quarter of its capacity or more in excess, among its first ``_BLOCK_SAMPLE`` members (compared
+    pairwise): on other scores it costs a few comparisons at most."""
     n = s.shape[0]
     Ec = capx.shape[0]
-    none = np.empty(0, np.int64)
     a = 0
     for e in range(Ec):
         if cnt[e] - capx[e] > cnt[a] - capx[a]:
             a = e
     x = cnt[a] - capx[a]
     if x < 2 or 4 * x < capx[a] or a >= E:
-        return none
+        return a, -1, 0
     first = np.empty(_BLOCK_SAMPLE, np.int64)
     k = 0
     for i in range(n):
@@ -536,13 +530,29 @@ def _take_block(s, sgn, E, capx, col, cnt, dm, v):
             if r < 0 and _same_row(s, first[j], first[j2], E):
                 r = first[j]
     if r < 0:
-        return none
+        return a, -1, 0
     m = 0
     for i in range(r, n):
         m += col[i] == a and _same_row(s, i, r, E)
+    return a, r, m
+
+
+@numba.njit(cache=True, nogil=True)
+def _take_block(s, sgn, E, capx, col, cnt, dm, v):
+    """Identical rows (padding tokens, a repeated row; ``find_block``) as dummy rows: they leave the real
+    rows (``col`` -1, ``cnt`` lowered) and are counted in ``dm``, with scores ``v`` (their row; 0 in the drop
+    column). Returns their rows, in row order (empty: none).
+
+    Rescans of their column then read its real members only. As real rows, every rescan of an arc out of
+    it read all of them, and found no two at the lower bound (a real row was the minimum): 65536 x 128 with
+    30% of the rows one repeated row read ~390 million members in ~1760 phases, most of its 200 ms. The
+    phases stay as many (the shortest paths leave the column through its real rows); they cost a third."""
+    a, r, m = find_block(s, E, capx, col, cnt)
     rows = np.empty(m, np.int64)
+    if r < 0:
+        return rows
     m = 0
-    for i in range(r, n):
+    for i in range(r, s.shape[0]):
         if col[i] == a and _same_row(s, i, r, E):
             rows[m] = i
             m += 1
