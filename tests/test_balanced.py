@@ -552,6 +552,36 @@ def test_given_prices_far_from_balanced_start_the_path_of_a_solve_without_prices
     assert math.isclose(rand.objective, cold.objective, rel_tol=1e-12) and rand.gap <= 1e-9 * abs(cold.objective)
 
 
+def test_count_balancing_steps_spread_a_block_of_identical_rows():
+    """30% of the rows one repeated row: its copies leave a column together at one price, so the steps'
+    counts jumped by the whole block, and the steps stopped after two passes with ~640 rows in excess. With
+    the block counted as spread over the columns by a softmax of its values (``_spread_block``) they reach
+    their stop, and the solve needs half the iterations."""
+    from linassign._cli import make_scores
+    from linassign._numba._balanced_prices import _spread_block, balance_prices
+
+    rng = np.random.default_rng(0)
+    n, E = 2048, 128
+    s = make_scores("base", n, E)
+    rows = rng.choice(n, 614, replace=False)
+    s[rows] = s[rows[0]]
+    stop = int(min(0.05 * n, 2 * np.sqrt(n)))
+    work = [np.empty(n, np.int64), np.zeros(E, np.int64)]
+    work += [np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)]
+    work += [np.empty(n), np.empty(n)]
+    capx = np.full(E, 16, np.int64)
+    passes, x, _ = balance_prices(s, 1.0, np.zeros(E), E, capx, 0.5, 1.5, stop, 8, 0.8, 0.2, -1, 2.0, *work)
+    assert passes > 2 and 0 <= x <= stop
+    # The spread moves the block's m rows and no others: the counts still sum to n.
+    col = np.argmax(s, axis=1)
+    cnt_f = np.bincount(col, minlength=E).astype(np.float64)
+    near = np.zeros(E)
+    r = int(rows.min())
+    _spread_block(s, 1.0, np.zeros(E), E, capx, col, np.full(n, np.inf), 0.3, r, 614, cnt_f, near)
+    assert math.isclose(cnt_f.sum(), n) and (cnt_f >= -1e-9).all() and (near >= 0.0).all()
+    assert cnt_f[col[r]] < np.bincount(col, minlength=E)[col[r]]
+
+
 def test_repeated_rows_do_not_make_good_prices_look_far_from_balanced():
     """At the optimum of base scores with 30% of the rows one repeated row, that row ties over many columns,
     and the greedy start from those prices puts all its copies in one: 30% of the rows in excess, which alone
