@@ -120,6 +120,8 @@ def balance_prices(
             for e in range(E):
                 cnt[e] = int(cnt_f[e])
             _, blk_r, blk_m = find_block(s, E, capx, col, cnt)
+            if blk_m == n:
+                return passes, -1, False  # one row n times: any prices that tie it are optimal, no step helps
         if blk_r >= 0:
             _spread_block(s, sgn, p, E, capx, col, margin, d, blk_r, blk_m, cnt_f, near)
         x = 0
