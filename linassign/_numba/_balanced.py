@@ -318,14 +318,13 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # Given prices that leave many rows in excess (stale ones, another problem's) are only a start: from
     # them, the count-balancing steps and the path of a solve without prices. Rows equal to one repeated row
     # (padding tokens) crowd one column from any prices, good ones too (the optimum ties them over many
-    # columns): they do not count.
-    x_given = 0
-    if given and sums_to_n:
-        x_given = _excess(capx, cnt)
+    # columns): they do not count (looked for only when the excess would otherwise send the solve there).
+    x_given = _excess(capx, cnt) if given and sums_to_n and method != 2 else 0
+    if x_given > params[32] * n:
         a, r, m = find_block(s, E, capx, col, cnt)
         if r >= 0:
             x_given -= min(m, cnt[a] - capx[a])
-    if given and sums_to_n and method != 2 and x_given > params[32] * n:
+    if x_given > params[32] * n:
         if f > 0 and x_given > params[12] * n:
             n_iter += subsample_prices(s, sgn, p, E, capx[0] // f, f, params)
         passes, x_steps, arcs_done = _steps(
