@@ -247,9 +247,9 @@ def _near_exact_from(s, prices, share):
     col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
     best_and_margin(s, 1.0, p, E, False, col, margin, own)
     assert greedy_status(col, cnt) == 0
-    start = (p.copy(), col.copy(), own.copy())
+    start = (p.copy(), col.copy(), own.copy(), margin.copy())
     done, phases = near_exact(s, 1.0, p, E, np.full(E, n // E, np.int64), col, cnt, own, margin, share)
-    return (done, phases, p, col, cnt, own), start
+    return (done, phases, p, col, cnt, own, margin), start
 
 
 @pytest.mark.parametrize("share", [0.125, 0.004])
@@ -260,8 +260,12 @@ def test_the_exact_phase_on_the_rows_near_a_change_of_column_is_optimal(share):
     seq = drifting_scores(2048, 16, 6, 0.01)
     prices = linassign.balanced_assignment(seq[0]).prices
     for s in seq[1:]:
-        (done, phases, p, col, cnt, own), (p0, col0, _) = _near_exact_from(s, prices, share)
+        (done, phases, p, col, cnt, own, margin), (p0, col0, _, margin0) = _near_exact_from(s, prices, share)
         assert done and phases > 0 and (col != col0).any()
+        # The rows that moved lose their margin (``finalize`` must scan them); the others keep it.
+        moved = col != col0
+        assert (margin[moved] == -np.inf).all()
+        np.testing.assert_array_equal(margin[~moved], margin0[~moved])
         assert np.array_equal(cnt, np.full(16, 128)) and np.array_equal(np.bincount(col, minlength=16), cnt)
         np.testing.assert_array_equal(own, s[np.arange(2048), col])
         gap = (s - p).max(axis=1) - (own - p[col])  # every row in a best column (up to rounding): optimal
@@ -301,8 +305,9 @@ def test_the_exact_phase_on_the_rows_near_a_change_restores_the_state_when_its_c
     columns and the kept scores as they were, although its exact phases moved rows and raised prices."""
     seq = drifting_scores(2048, 16, 2, 0.2)
     prices = linassign.balanced_assignment(seq[0]).prices
-    (done, phases, p, col, cnt, own), (p0, col0, own0) = _near_exact_from(seq[1], prices, 0.125)
+    (done, phases, p, col, cnt, own, margin), (p0, col0, own0, margin0) = _near_exact_from(seq[1], prices, 0.125)
     assert not done and phases > 0
+    np.testing.assert_array_equal(margin, margin0)
     np.testing.assert_array_equal(p, p0)
     np.testing.assert_array_equal(col, col0)
     np.testing.assert_array_equal(own, own0)
@@ -316,8 +321,9 @@ def test_the_exact_phase_on_the_rows_near_a_change_gives_up_with_the_state_as_it
     from linassign._cli import make_scores
 
     s = make_scores("skewed", 2048, 16)
-    (done, _, p, col, cnt, own), (p0, col0, own0) = _near_exact_from(s, np.zeros(16), 0.125)
+    (done, _, p, col, cnt, own, margin), (p0, col0, own0, margin0) = _near_exact_from(s, np.zeros(16), 0.125)
     assert not done
+    np.testing.assert_array_equal(margin, margin0)
     np.testing.assert_array_equal(p, p0)
     np.testing.assert_array_equal(col, col0)
     np.testing.assert_array_equal(own, own0)
@@ -757,7 +763,25 @@ def test_the_certificate_from_the_kept_scores_equals_the_one_read_from_the_matri
     assert _greedy_arcs_parallel(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     p0, j0 = p.copy(), col.copy()
     # From the pass's arc minima (last argument): the exact phase makes none of its own, on any thread count.
-    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True, False)
+    status, phases = ssp(
+        s,
+        1.0,
+        p,
+        E,
+        capx,
+        col,
+        cnt,
+        np.zeros(E, np.int64),
+        n + 1,
+        M,
+        W,
+        M2,
+        W2,
+        own,
+        True,
+        False,
+        np.empty(0, np.int64),
+    )
     assert status == 0 and phases > 0 and (col != j0).any()  # rows moved: ``own`` was updated on the way
     np.testing.assert_array_equal(own, s[np.arange(n), col])
     outs = []
@@ -784,7 +808,25 @@ def _exact_phase_from_greedy(s, cap):
     M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
     assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     capx = np.asarray(cap, np.int64)
-    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, np.zeros(E, np.int64), n + 1, M, W, M2, W2, own, True, False)
+    status, phases = ssp(
+        s,
+        1.0,
+        p,
+        E,
+        capx,
+        col,
+        cnt,
+        np.zeros(E, np.int64),
+        n + 1,
+        M,
+        W,
+        M2,
+        W2,
+        own,
+        True,
+        False,
+        np.empty(0, np.int64),
+    )
     return status, phases, col, p
 
 
@@ -888,11 +930,11 @@ def test_the_exact_phase_with_a_block_of_identical_rows_is_the_exact_phase_witho
         assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
         if blocks:
             probe_col, probe_cnt, dm, dv = col.copy(), cnt.copy(), np.zeros(E, np.int64), np.zeros(E)
-            taken = _take_block(s, 1.0, E, capx, probe_col, probe_cnt, dm, dv)
+            taken = _take_block(s, 1.0, E, capx, probe_col, probe_cnt, dm, dv, np.empty(0, np.int64))
             assert taken.size >= 2 and dm.sum() == taken.size and (probe_col[taken] == -1).all()
             np.testing.assert_array_equal(s[taken], np.broadcast_to(dv, (taken.size, E)))
         dm = np.zeros(E, np.int64)
-        status, _ = ssp(s, 1.0, p, E, capx, col, cnt, dm, n + 1, M, W, M2, W2, own, True, blocks)
+        status, _ = ssp(s, 1.0, p, E, capx, col, cnt, dm, n + 1, M, W, M2, W2, own, True, blocks, np.empty(0, np.int64))
         assert status == 0 and (dm == 0).all()
         np.testing.assert_array_equal(cnt, capx)
         np.testing.assert_array_equal(np.bincount(col, minlength=E), capx)

@@ -35,7 +35,16 @@ from ._balanced_common import (
 )
 from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
-from ._balanced_ssp import _far_rows_stay, arc_minima, find_block, greedy_arcs, greedy_then_arcs, near_exact, ssp
+from ._balanced_ssp import (
+    _far_rows_stay,
+    _select_near,
+    arc_minima,
+    find_block,
+    greedy_arcs,
+    greedy_then_arcs,
+    near_exact,
+    ssp,
+)
 from ._common import INF, STATUS_INFEASIBLE, STATUS_INVALID, STATUS_NAN, STATUS_OK
 from ._simd import prefetch_row, rows_ahead
 
@@ -321,7 +330,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     # columns): they do not count (looked for only when the excess would otherwise send the solve there).
     x_given = _excess(capx, cnt) if given and sums_to_n and method != 2 else 0
     if x_given > params[32] * n:
-        a, r, m = find_block(s, E, capx, col, cnt)
+        a, r, m = find_block(s, E, capx, col, cnt, np.empty(0, np.int64))
         if r >= 0:
             x_given -= min(m, cnt[a] - capx[a])
     if x_given > params[32] * n:
@@ -335,9 +344,10 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
         given = near = False
         skip_x = direct if x_steps >= 0 else params[9] * n
-    # The state of that full scan, for the certificate (``finalize``).
+    # The state of that full scan, for the certificate (``finalize``): its prices and each row's column.
+    # After ``near_exact`` that is ``col`` itself, where the rows it moved have margin -inf.
     p0 = p.copy() if have_M else np.empty(0)
-    j0 = col.copy() if have_M else np.empty(0, np.int64)
+    j0 = col.copy() if have_M and not near else np.empty(0, np.int64)
     excess = _excess(capx, cnt)
     # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
     # start, nearly balanced scores) the exact phase alone is faster.
@@ -349,12 +359,18 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     elif near:
         solved, phases = near_exact(s, sgn, p, E, capx, col, cnt, own, margin, params[29])
         n_iter += phases
-        if not solved:
+        if solved:
+            j0 = col
+        else:
             # The exact phase on the whole problem, from the same start (``near_exact`` left it as it was).
             greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
+            j0 = col.copy()
     if exact and not solved:
         place_dummies(p, capx, cnt, dm, n_dummy)
-        status, phases = ssp(s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M, True)
+        every_row = np.empty(0, np.int64)
+        status, phases = ssp(
+            s, sgn, p, E, capx, col, cnt, dm, n + total + 1, M, W, M2, W2, own, have_M, True, every_row
+        )
         n_iter += phases
         if status != STATUS_OK:
             return status, 0.0, 0.0, 0.0, False, n_iter
@@ -407,6 +423,7 @@ solve_one_parallel = parallel_variant(
         parallel=False,
         arc_minima=_arc_minima_parallel,
         _far_rows_stay=parallel_variant(_far_rows_stay),
+        _select_near=parallel_variant(_select_near),
     ),
     _steps=_steps_parallel,
     subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),

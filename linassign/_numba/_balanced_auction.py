@@ -210,7 +210,7 @@ def auction(
     pver = np.zeros(Ec, np.int64)
     # Members of each column in contiguous slots, so that building a column's heap reads them in one sweep;
     # columns may grow past their room (``_move_member``).
-    mem, lo, hi, end, pos = member_slots(col, cnt, capx, True)
+    mem, lo, hi, end, pos = member_slots(col, cnt, capx, True, np.empty(0, np.int64))
     queue = np.empty(Ec, np.int64)  # circular; a column is queued at most once
     inq = np.zeros(Ec, np.bool_)
     qh = 0

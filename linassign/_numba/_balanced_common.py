@@ -190,14 +190,22 @@ def greedy_status(col, cnt):
     return STATUS_OK
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def listed_rows(rows, n):
+    """How many rows a loop over ``rows`` visits: a list of row indices, or all n rows when it is empty (the
+    loop's k-th row is ``rows[k]``, or k). The exact phase of a warm start works on a smaller problem whose
+    rows lie among all n (``_balanced_ssp.near_exact``): its loops over rows visit those alone."""
+    return rows.shape[0] if rows.shape[0] > 0 else n
+
+
 @numba.njit(cache=True, nogil=True)
-def member_slots(col, cnt, capx, grow):
+def member_slots(col, cnt, capx, grow, rows):
     """Members of each column in contiguous slots: (mem, lo, hi, end, pos), the rows of column a in
     ``mem[lo[a]:hi[a]]`` in row order, room up to ``end[a]``, ``pos[i]`` the slot of row i (rows with
     col[i] < 0 are left out). A scan of a column's members then loads their rows in parallel, where a linked
     list waits for each. Room for max(cnt[a], capx[a]) members, twice that plus 8 with ``grow`` (a column that
-    may grow past it)."""
-    n = col.shape[0]
+    may grow past it). ``rows``: the only rows that may be members, in row order (empty: every row; see
+    ``listed_rows``)."""
     Ec = cnt.shape[0]
     lo = np.empty(Ec, np.int64)
     hi = np.empty(Ec, np.int64)
@@ -210,8 +218,9 @@ def member_slots(col, cnt, capx, grow):
         t += 2 * room + 8 if grow else room
         end[a] = t
     mem = np.empty(t, np.int64)
-    pos = np.empty(n, np.int64)
-    for i in range(n):
+    pos = np.empty(col.shape[0], np.int64)
+    for k in range(listed_rows(rows, col.shape[0])):
+        i = rows[k] if rows.shape[0] > 0 else k
         a = col[i]
         if a < 0:
             continue  # not a member of any column (``_balanced_ssp.near_exact``)

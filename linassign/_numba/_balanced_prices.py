@@ -119,7 +119,7 @@ def balance_prices(
         if passes == 1:
             for e in range(E):
                 cnt[e] = int(cnt_f[e])
-            _, blk_r, blk_m = find_block(s, E, capx, col, cnt)
+            _, blk_r, blk_m = find_block(s, E, capx, col, cnt, np.empty(0, np.int64))
             if blk_m == n:
                 return passes, -1, False  # one row n times: any prices that tie it are optimal, no step helps
         if blk_r >= 0:

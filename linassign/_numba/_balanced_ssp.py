@@ -51,6 +51,7 @@ from ._balanced_common import (
     best_and_margin,
     checked_argmax,
     greedy_status,
+    listed_rows,
     margin_holds,
     member_slots,
     price_rises,
@@ -330,7 +331,7 @@ def greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin
     best_and_margin(s, sgn, p, E, has_drop, col, margin, own[:0])
     status = greedy_status(col, cnt)
     if status == STATUS_OK:
-        mem, lo, hi, _, _ = member_slots(col, cnt, cnt, False)
+        mem, lo, hi, _, _ = member_slots(col, cnt, cnt, False, np.empty(0, np.int64))
         arc_minima(s, sgn, E, M.shape[0], mem, lo, hi, own, M, W, M2, W2)
     return status
 
@@ -383,13 +384,23 @@ def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
 
 @numba.njit(cache=True, nogil=True)
 def _margin_quantile(margin, q):
-    """About the q-quantile of ``margin``, from at most 4096 of its entries spread over it."""
+    """About the q-quantile of ``margin``, from 1024 of its entries: 128 runs of 8 consecutive ones (a cache
+    line each) spread over it. The pass that wrote ``margin`` ran on the threads, so half of its lines sit in
+    another core's cache: 4096 entries one in four (every line) took ~40 us in a warm solve at 16384 x 128,
+    most of it fetching those lines."""
     n = margin.shape[0]
-    step = max(1, n // 4096)
-    m = (n + step - 1) // step
-    x = np.empty(m)
-    for r in range(m):
-        x[r] = margin[r * step]
+    run = 8
+    runs = 128
+    if n <= run * runs:
+        x = margin.copy()
+    else:
+        x = np.empty(run * runs)
+        step = n // runs
+        for r in range(runs):
+            at = (r * step) // run * run
+            for t in range(run):
+                x[r * run + t] = margin[at + t]
+    m = x.shape[0]
     k = min(m - 1, int(q * m))
     return np.partition(x, k)[k]
 
@@ -412,6 +423,43 @@ def _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
 
 
 @numba.njit(cache=True, nogil=True)
+def _select_near(col, margin, theta, E, col_near, rows, cnt_near):
+    """The rows of ``near_exact``'s smaller problem, those whose margin is at most ``theta``: col_near[i] =
+    col[i] for them and -1 for the others, rows[:m] the m of them in row order, cnt_near their count per
+    column. Returns m. In row blocks on the threads when ``PARALLEL``, split as the pass that wrote ``col``
+    and ``margin`` split them, so that each thread reads the lines it wrote (one serial loop over 16384 rows,
+    half of them in the other core's cache, took ~20 us)."""
+    n = col.shape[0]
+    nb = row_blocks(n, PARALLEL, 2048)
+    counts = np.zeros((nb, E), np.int64)
+    found = np.empty(nb, np.int64)
+    for c in numba.prange(nb):
+        start = c * n // nb
+        k = start
+        for i in range(start, (c + 1) * n // nb):
+            a = col[i]
+            if margin[i] <= theta:
+                col_near[i] = a
+                rows[k] = i
+                k += 1
+                counts[c, a] += 1
+            else:
+                col_near[i] = -1
+        found[c] = k - start
+    m = 0
+    for c in range(nb):
+        start = c * n // nb
+        for t in range(found[c]):
+            rows[m] = rows[start + t]  # m <= start + t: a forward copy
+            m += 1
+    cnt_near[:] = 0
+    for c in range(nb):
+        for e in range(E):
+            cnt_near[e] += counts[c, e]
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
 def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
     """The exact phase from prices close to optimal (a warm start), on the rows near a change of column alone.
 
@@ -431,9 +479,10 @@ def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
     if n == 0:
         return True, 0
     p0 = p.copy()
-    # The smaller problem in place: its rows keep their column in ``col_near``, the others have -1 there (no
-    # copy of its rows, which ``ssp`` reads where they are).
+    # The smaller problem in place: its rows keep their column in ``col_near``, the others have -1 there, and
+    # ``rows`` lists them (no copy of its rows, which ``ssp`` reads where they are).
     col_near = np.empty(n, np.int64)
+    rows_all = np.empty(n, np.int64)
     cnt_near = np.empty(E, np.int64)
     cap_near = np.empty(E, np.int64)
     M = np.empty((E, E))
@@ -445,35 +494,31 @@ def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
     while q < 0.5:
         theta = _margin_quantile(margin, q)
         q *= 2.0
-        cnt_near[:] = 0
-        for i in range(n):
-            a = col[i]
-            near = margin[i] <= theta
-            col_near[i] = a if near else -1
-            cnt_near[a] += near
-        m = 0
+        m = _select_near(col, margin, theta, E, col_near, rows_all, cnt_near)
+        rows = rows_all[:m]
         fits = True
         for e in range(E):
             cap_near[e] = capx[e] - (cnt[e] - cnt_near[e])
             fits = fits and cap_near[e] >= 0
-            m += cnt_near[e]
         if not fits:
             continue  # the other rows alone over-fill a column
-        mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False)
+        if m == 0:
+            return True, phases  # every column full with rows that stay
+        mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False, rows)
         arc_minima(s, sgn, E, E, mem, lo, hi, own, M, W, M2, W2)
-        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True, True)
+        status, ph = ssp(s, sgn, p, E, cap_near, col_near, cnt_near, dm, m + 1, M, W, M2, W2, own, True, True, rows)
         phases += ph
         if status == STATUS_OK and _far_rows_stay(s, sgn, p, p0, E, capx, col, own, margin, col_near):
-            for i in range(n):
-                if col_near[i] >= 0:
+            for i in rows:
+                if col_near[i] != col[i]:
                     col[i] = col_near[i]
+                    margin[i] = -INF  # no longer in its best column at p0: ``finalize`` scans its row
             cnt[:] = capx
             return True, phases
         # Back to the initial state (``ssp`` moved rows in ``col_near`` and ``own``, and raised prices).
         p[:] = p0
-        for i in range(n):
-            if col_near[i] >= 0:
-                own[i] = score(s, i, col[i], sgn, E)
+        for i in rows:
+            own[i] = score(s, i, col[i], sgn, E)
     return False, phases
 
 
@@ -502,12 +547,13 @@ def _same_row(s, i, r, E):
 
 
 @numba.njit(cache=True, nogil=True)
-def find_block(s, E, capx, col, cnt):
+def find_block(s, E, capx, col, cnt, rows):
     """(a, r, m): a column holding rows equal to one repeated row (padding tokens) in excess, r the first of
     them and m their number (r = -1: none). Looked for only in the most over-full column, when it holds a
     quarter of its capacity or more in excess, among its first ``_BLOCK_SAMPLE`` members (compared
-    pairwise): on other scores it costs a few comparisons at most."""
-    n = s.shape[0]
+    pairwise): on other scores it costs a few comparisons at most. ``rows``: where to look, in row order
+    (empty: every row; ``listed_rows``)."""
+    n = listed_rows(rows, s.shape[0])
     Ec = capx.shape[0]
     a = 0
     for e in range(Ec):
@@ -518,7 +564,8 @@ def find_block(s, E, capx, col, cnt):
         return a, -1, 0
     first = np.empty(_BLOCK_SAMPLE, np.int64)
     k = 0
-    for i in range(n):
+    for t in range(n):
+        i = rows[t] if rows.shape[0] > 0 else t
         if col[i] == a:
             first[k] = i
             k += 1
@@ -532,13 +579,14 @@ def find_block(s, E, capx, col, cnt):
     if r < 0:
         return a, -1, 0
     m = 0
-    for i in range(r, n):
-        m += col[i] == a and _same_row(s, i, r, E)
+    for t in range(n):
+        i = rows[t] if rows.shape[0] > 0 else t
+        m += i >= r and col[i] == a and _same_row(s, i, r, E)
     return a, r, m
 
 
 @numba.njit(cache=True, nogil=True)
-def _take_block(s, sgn, E, capx, col, cnt, dm, v):
+def _take_block(s, sgn, E, capx, col, cnt, dm, v, rows):
     """Identical rows (padding tokens, a repeated row; ``find_block``) as dummy rows: they leave the real
     rows (``col`` -1, ``cnt`` lowered) and are counted in ``dm``, with scores ``v`` (their row; 0 in the drop
     column). Returns their rows, in row order (empty: none).
@@ -547,25 +595,28 @@ def _take_block(s, sgn, E, capx, col, cnt, dm, v):
     it read all of them, and found no two at the lower bound (a real row was the minimum): 65536 x 128 with
     30% of the rows one repeated row read ~390 million members in ~1760 phases, most of its 200 ms. The
     phases stay as many (the shortest paths leave the column through its real rows); they cost a third."""
-    a, r, m = find_block(s, E, capx, col, cnt)
-    rows = np.empty(m, np.int64)
+    a, r, m = find_block(s, E, capx, col, cnt, rows)
+    block = np.empty(m, np.int64)
     if r < 0:
-        return rows
+        return block
     m = 0
-    for i in range(r, s.shape[0]):
-        if col[i] == a and _same_row(s, i, r, E):
-            rows[m] = i
+    for t in range(listed_rows(rows, s.shape[0])):
+        i = rows[t] if rows.shape[0] > 0 else t
+        if i >= r and col[i] == a and _same_row(s, i, r, E):
+            block[m] = i
             m += 1
             col[i] = -1
     cnt[a] -= m
     dm[a] = m
     for e in range(E):
         v[e] = sgn * s[r, e]
-    return rows
+    return block
 
 
 @numba.njit(cache=True, nogil=True)
-def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M, blocks):
+def ssp(
+    s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given, W2_given, own_given, have_M, blocks, rows
+):
     """Make the state optimal: move rows between columns along shortest paths until no column is over-full.
 
     Precondition: the invariant of ``_balanced_common`` (every row in a column of maximal value, dummy rows
@@ -576,6 +627,8 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
     when an over-full column can reach no column with room through allowed pairs; ``max_phases`` only guards
     against bugs (the number of phases is at most the initial excess). ``blocks``: without dummy rows,
     identical rows crowding one column move as dummy rows (``_take_block``), put back in row order at the end.
+    ``rows``: the rows of the problem, in row order, the others having ``col`` -1 (empty: every row; the
+    smaller problem of ``near_exact``).
     """
     n = s.shape[0]
     Ec = p.shape[0]
@@ -593,12 +646,12 @@ def ssp(s, sgn, p, E, capx, col, cnt, dm, max_phases, M_given, W_given, M2_given
         for e in range(Ec):
             none = none and dm[e] == 0
         if none:
-            block = _take_block(s, sgn, E, capx, col, cnt, dm, dv)
+            block = _take_block(s, sgn, E, capx, col, cnt, dm, dv, rows)
 
     # Members of each column in contiguous slots with room for max(cnt[a], capx[a]) of them: a column on a
     # path gives a row for each one it takes and a target only fills up to its capacity, so no column ever
     # holds more. own[i] = score of row i in its column.
-    mem, lo, hi, _, pos = member_slots(col, cnt, capx, False)
+    mem, lo, hi, _, pos = member_slots(col, cnt, capx, False, rows)
     own = own_given if have_M else np.empty(n, np.float64)
 
     # M and the rows W achieving it from one pass over the matrix, or from the greedy pass that made this
