@@ -176,13 +176,16 @@ def test_bench_balanced_float32(benchmark, method):
     assert verify_balanced(s, res, np.asarray, capacity=128) <= _tol(s, want)
 
 
-@pytest.mark.parametrize("start", ["cold", "warm", "argmax"])
+@pytest.mark.parametrize("start", ["cold", "warm", "oracle", "argmax"])
 def test_bench_balanced_warm_start(benchmark, start):
     """20 successive base problems (16384 x 128) whose tokens and centroids drift by 1% per step, solved
     from scratch or from the previous step's prices, beside ``argmax`` on the same matrices (each row to its
-    best column, no capacities: the speed floor of the other groups, numpy on one thread)."""
+    best column, no capacities: the speed floor of the other groups, numpy on one thread) and ``oracle``: the
+    first problem from scratch, each other one from its own optimal prices (found before the timer), the
+    best any warm start could do, so that cold / oracle bounds the warm start's ratio."""
     seq = drifting_scores(16384, 128, steps=20)
     benchmark.group = "balanced warm start: 20 drifting base 16384x128"
+    own = [None] + [linassign.balanced_assignment(s).prices for s in seq[1:]] if start == "oracle" else []
 
     def cold():
         return [linassign.balanced_assignment(s) for s in seq]
@@ -198,9 +201,12 @@ def test_bench_balanced_warm_start(benchmark, start):
     def floor():
         return [argmax_assignment(s) for s in seq]
 
+    def oracle():
+        return [linassign.balanced_assignment(s, prices=p) for s, p in zip(seq, own, strict=True)]
+
     # 7 rounds after one unmeasured: with 3 and none, one slow round (first touch of fresh arrays, the
     # machine's drift) made the IQR 50-70% of the median.
-    run = {"cold": cold, "warm": warm, "argmax": floor}[start]
+    run = {"cold": cold, "warm": warm, "oracle": oracle, "argmax": floor}[start]
     results = benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
     if start == "argmax":
         for s, a in zip(seq, results, strict=True):
