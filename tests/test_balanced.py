@@ -314,6 +314,56 @@ def test_the_exact_phase_on_the_rows_near_a_change_restores_the_state_when_its_c
     assert np.array_equal(cnt, np.bincount(col0, minlength=16))
 
 
+@pytest.mark.parametrize("padded", [False, True])
+def test_the_smaller_problem_solved_over_its_listed_rows_is_the_one_solved_over_all_rows(padded):
+    """``near_exact``'s smaller problem lists its rows (``_select_near``), and ``ssp`` (its member slots, its
+    search for a block of identical rows) visits those alone: the same phases, moves and prices as ``ssp``
+    over every row with ``col`` -1 outside the problem. With a third of the rows one repeated row (padding
+    tokens, crowding one column) the block is found among the listed rows."""
+    from linassign._numba._balanced_common import best_and_margin, greedy_status, member_slots
+    from linassign._numba._balanced_ssp import _margin_quantile, _select_near, arc_minima, find_block, ssp
+
+    seq = drifting_scores(2048, 16, 2, 0.01)
+    prices = linassign.balanced_assignment(seq[0]).prices
+    s = seq[1].copy()
+    n, E = s.shape
+    if padded:
+        s[::3] = s[0]
+    p = np.asarray(prices, dtype=np.float64).copy()
+    col, cnt, own, margin = np.empty(n, np.int64), np.zeros(E, np.int64), np.empty(n), np.empty(n)
+    best_and_margin(s, 1.0, p, E, False, col, margin, own)
+    assert greedy_status(col, cnt) == 0
+    # Every row with a margin up to the quarter-quantile (the repeated row's among them when padded).
+    theta = max(_margin_quantile(margin, 0.25), margin[0] if padded else -np.inf)
+    col_near, rows, cnt_near = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(E, np.int64)
+    m = _select_near(col, margin, theta, E, col_near, rows, cnt_near)
+    rows = rows[:m]
+    np.testing.assert_array_equal(rows, np.flatnonzero(margin <= theta))
+    np.testing.assert_array_equal(col_near, np.where(margin <= theta, col, -1))
+    np.testing.assert_array_equal(cnt_near, np.bincount(col[rows], minlength=E))
+    cap_near = np.full(E, n // E) - (cnt - cnt_near)
+    assert (cap_near >= 0).all()
+    every = np.empty(0, np.int64)
+    a, r, k = find_block(s, E, cap_near, col_near, cnt_near, rows)
+    assert (a, r, k) == find_block(s, E, cap_near, col_near, cnt_near, every)
+    assert (r >= 0) == padded
+    out = []
+    for listed in (rows, every):
+        mem, lo, hi, _, _ = member_slots(col_near, cnt_near, cnt_near, False, listed)
+        M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
+        o, pp, c, cn = own.copy(), p.copy(), col_near.copy(), cnt_near.copy()
+        arc_minima(s, 1.0, E, E, mem, lo, hi, o, M, W, M2, W2)
+        status, phases = ssp(
+            s, 1.0, pp, E, cap_near, c, cn, np.zeros(E, np.int64), m + 1, M, W, M2, W2, o, True, True, listed
+        )
+        assert status == 0 and phases > 0
+        out.append((phases, pp, c, cn, o))
+    assert out[0][0] == out[1][0]
+    for x, y in zip(out[0][1:], out[1][1:], strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(out[0][3], cap_near)
+
+
 def test_the_exact_phase_on_the_rows_near_a_change_gives_up_with_the_state_as_it_was():
     """From prices far from optimal (zero, popular columns) the rows far from a change of column alone
     over-fill the popular columns at every share tried: ``near_exact`` must give up and leave the prices, the
