@@ -813,25 +813,8 @@ def test_the_certificate_from_the_kept_scores_equals_the_one_read_from_the_matri
     assert _greedy_arcs_parallel(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     p0, j0 = p.copy(), col.copy()
     # From the pass's arc minima (last argument): the exact phase makes none of its own, on any thread count.
-    status, phases = ssp(
-        s,
-        1.0,
-        p,
-        E,
-        capx,
-        col,
-        cnt,
-        np.zeros(E, np.int64),
-        n + 1,
-        M,
-        W,
-        M2,
-        W2,
-        own,
-        True,
-        False,
-        np.empty(0, np.int64),
-    )
+    dm, every = np.zeros(E, np.int64), np.empty(0, np.int64)  # no dummy rows; every row takes part
+    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, dm, n + 1, M, W, M2, W2, own, True, False, every)
     assert status == 0 and phases > 0 and (col != j0).any()  # rows moved: ``own`` was updated on the way
     np.testing.assert_array_equal(own, s[np.arange(n), col])
     outs = []
@@ -858,25 +841,8 @@ def _exact_phase_from_greedy(s, cap):
     M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
     assert greedy_arcs(s, 1.0, p, E, False, col, cnt, M, W, M2, W2, own, margin) == 0
     capx = np.asarray(cap, np.int64)
-    status, phases = ssp(
-        s,
-        1.0,
-        p,
-        E,
-        capx,
-        col,
-        cnt,
-        np.zeros(E, np.int64),
-        n + 1,
-        M,
-        W,
-        M2,
-        W2,
-        own,
-        True,
-        False,
-        np.empty(0, np.int64),
-    )
+    dm, every = np.zeros(E, np.int64), np.empty(0, np.int64)  # no dummy rows; every row takes part
+    status, phases = ssp(s, 1.0, p, E, capx, col, cnt, dm, n + 1, M, W, M2, W2, own, True, False, every)
     return status, phases, col, p
 
 
