@@ -473,8 +473,10 @@ def near_exact(s, sgn, p, E, capx, col, cnt, own, margin, q):
     best column, every column full. If not (or if the other rows over-fill a column, or the smaller problem
     is infeasible), the same from the initial state with twice the quantile, up to half of the rows.
 
-    Returns (done, phases). ``done``: ``col``, ``cnt``, ``own`` and ``p`` hold that optimal state; else they
-    are as they were and the caller runs the exact phase on the whole problem."""
+    Returns (done, phases). ``done``: ``col``, ``cnt``, ``own`` and ``p`` hold that optimal state, and the
+    rows it moved have ``margin`` -inf (no longer in their best column at the initial prices: ``finalize``
+    scans them rather than trust a margin); else all of these are as they were and the caller runs the exact
+    phase on the whole problem."""
     n = s.shape[0]
     if n == 0:
         return True, 0
