@@ -275,6 +275,21 @@ def test_the_exact_phase_on_the_rows_near_a_change_of_column_is_optimal(share):
         prices = linassign.balanced_assignment(s, prices=prices).prices
 
 
+def test_a_warm_start_whose_method_runs_the_auction_keeps_an_honest_certificate():
+    """Given prices at a size where the smaller problem's path applies (2^20 entries), ``sinkhorn`` with a
+    ``tol`` runs the auction instead (its rounding): the certificate must then use the pass's columns as they
+    were before the auction moved rows (the path of the smaller problem alone leaves them to ``col``), so that
+    its bound is the one recomputed from the input."""
+    seq = drifting_scores(8192, 128, 2, 0.01)
+    prices = linassign.balanced_assignment(seq[0]).prices
+    s = seq[1]
+    res = linassign.balanced_assignment(s, prices=prices, method="sinkhorn", tol=1e-3)
+    assert np.array_equal(res.counts, np.full(128, 64))
+    bound = (s - res.prices).max(axis=1).sum() + 64 * res.prices.sum()
+    assert math.isclose(res.bound, bound, rel_tol=1e-12)
+    assert res.gap <= 1e-3 and verify_balanced(s, res, np.asarray, capacity=64) <= 1e-3
+
+
 @pytest.mark.parametrize("share", [0.125, 0.004, 0.0])
 def test_warm_starts_of_a_large_problem_on_the_threads_reach_the_optimum(share):
     """8192 x 128 drifting problems (2^20 entries: the smaller problem's path, on the threads, as the benchmark

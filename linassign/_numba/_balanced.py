@@ -344,14 +344,16 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
             greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
         given = near = False
         skip_x = direct if x_steps >= 0 else params[9] * n
+    excess = _excess(capx, cnt)
+    # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
+    # start, nearly balanced scores) the exact phase alone is faster.
+    run_auction = (method == 1 and not no_auction and excess > skip_x and not many_ties) or (method == 2 and tol >= 0.0)
+    near = near and not run_auction
     # The state of that full scan, for the certificate (``finalize``): its prices and each row's column.
     # After ``near_exact`` that is ``col`` itself, where the rows it moved have margin -inf.
     p0 = p.copy() if have_M else np.empty(0)
     j0 = col.copy() if have_M and not near else np.empty(0, np.int64)
-    excess = _excess(capx, cnt)
-    # The auction pays off when the greedy start leaves much to move; from close to the optimum (a warm
-    # start, nearly balanced scores) the exact phase alone is faster.
-    if (method == 1 and not no_auction and excess > skip_x and not many_ties) or (method == 2 and tol >= 0.0):
+    if run_auction:
         steps, early = _auction(s, sgn, p, E, has_drop, capx, col, cnt, params, tol, -1)
         n_iter += steps
         exact = not early
