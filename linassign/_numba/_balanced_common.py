@@ -198,6 +198,12 @@ def listed_rows(rows, n):
     return rows.shape[0] if rows.shape[0] > 0 else n
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def listed_row(rows, k):
+    """The k-th row of a loop over ``rows`` (``listed_rows``): rows[k], or k when the list is empty."""
+    return rows[k] if rows.shape[0] > 0 else k
+
+
 @numba.njit(cache=True, nogil=True)
 def member_slots(col, cnt, capx, grow, rows):
     """Members of each column in contiguous slots: (mem, lo, hi, end, pos), the rows of column a in
@@ -220,7 +226,7 @@ def member_slots(col, cnt, capx, grow, rows):
     mem = np.empty(t, np.int64)
     pos = np.empty(col.shape[0], np.int64)
     for k in range(listed_rows(rows, col.shape[0])):
-        i = rows[k] if rows.shape[0] > 0 else k
+        i = listed_row(rows, k)
         a = col[i]
         if a < 0:
             continue  # not a member of any column (``_balanced_ssp.near_exact``)

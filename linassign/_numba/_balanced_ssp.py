@@ -51,6 +51,7 @@ from ._balanced_common import (
     best_and_margin,
     checked_argmax,
     greedy_status,
+    listed_row,
     listed_rows,
     margin_holds,
     member_slots,
@@ -567,7 +568,7 @@ def find_block(s, E, capx, col, cnt, rows):
     first = np.empty(_BLOCK_SAMPLE, np.int64)
     k = 0
     for t in range(n):
-        i = rows[t] if rows.shape[0] > 0 else t
+        i = listed_row(rows, t)
         if col[i] == a:
             first[k] = i
             k += 1
@@ -581,10 +582,16 @@ def find_block(s, E, capx, col, cnt, rows):
     if r < 0:
         return a, -1, 0
     m = 0
-    for t in range(n):
-        i = rows[t] if rows.shape[0] > 0 else t
-        m += i >= r and col[i] == a and _same_row(s, i, r, E)
+    for t in range(_place_of(rows, r), n):
+        i = listed_row(rows, t)
+        m += col[i] == a and _same_row(s, i, r, E)
     return a, r, m
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _place_of(rows, r):
+    """The place of row r in a loop over ``rows`` (``listed_rows``; r must be listed)."""
+    return np.searchsorted(rows, r) if rows.shape[0] > 0 else r
 
 
 @numba.njit(cache=True, nogil=True)
@@ -602,9 +609,9 @@ def _take_block(s, sgn, E, capx, col, cnt, dm, v, rows):
     if r < 0:
         return block
     m = 0
-    for t in range(listed_rows(rows, s.shape[0])):
-        i = rows[t] if rows.shape[0] > 0 else t
-        if i >= r and col[i] == a and _same_row(s, i, r, E):
+    for t in range(_place_of(rows, r), listed_rows(rows, s.shape[0])):
+        i = listed_row(rows, t)
+        if col[i] == a and _same_row(s, i, r, E):
             block[m] = i
             m += 1
             col[i] = -1
