@@ -87,6 +87,11 @@ CONFIG.update(
         # summing to n; auction and hungarian methods) only start the count-balancing steps of a solve
         # without prices, and its path after them.
         "balanced_given_prices_steps_above": 0.05,
+        # Count-balancing steps that leave more than this fraction of the rows in excess (they stall on
+        # low-rank scores) are followed by exact solves of subsamples, coarse to fine (``coarse_prices``): 2
+        # rows per column, then ratio times more each level, while a level takes at most half the rows.
+        "balanced_coarse_above": 0.1,
+        "balanced_coarse_ratio": 8,
         # The auction runs only when the greedy start leaves more than this fraction of the rows in excess
         # of the capacities, and hands over to the exact phase once the excess is below the second fraction.
         "balanced_auction_skip_below": 0.05,

@@ -1087,6 +1087,97 @@ def test_the_subsample_factor_applies_only_to_equal_capacities():
     assert _sample_factor(np.full(3, 60), 3, 180, 0, 1, 4, 64) == 60  # the largest divisor within the bounds
 
 
+def _low_rank_scores(rng, n, n_cols, rank, noise):
+    """Scores of rank ``rank`` (plus ``noise`` times iid noise): every column ranks the rows alike, so that at
+    any prices the count-balancing steps reach most rows crowd a few columns."""
+    x = rng.standard_normal((n, rank))
+    y = np.abs(rng.standard_normal((rank, n_cols))) + 0.5
+    return x @ y + noise * rng.standard_normal((n, n_cols))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_cols=st.integers(2, 10),
+    k=st.integers(4, 40),
+    rank=st.sampled_from([1, 2]),
+    noise=st.sampled_from([0.0, 0.01]),
+    forbid=st.booleans(),
+    maximize=st.booleans(),
+    coarse_above=st.sampled_from([0.1, 0.0]),
+    seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(METHODS),
+)
+def test_low_rank_scores_are_solved_exactly(n_cols, k, rank, noise, forbid, maximize, coarse_above, seed, method):
+    """Low-rank scores, on which the steps stall and the solve starts from exact subsample solves
+    (``coarse_prices``; with ``coarse_above`` 0 after any steps that leave rows in excess), reach scipy's
+    optimum on the expanded problem, with forbidden pairs too (a subsample may then be infeasible)."""
+    rng = np.random.default_rng(seed)
+    s = _low_rank_scores(rng, k * n_cols, n_cols, rank, noise)
+    if forbid:
+        s[rng.random(s.shape) < 0.25] = -np.inf
+    if not maximize:
+        s = -s
+    check_with_config(Case(s, None, np.full(n_cols, k), maximize), method, balanced_coarse_above=coarse_above)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_exact_subsample_solves_balance_what_the_steps_cannot(rank):
+    """4096 x 32 rank-1 and rank-2 scores: the count-balancing steps leave most rows in excess (more than
+    ``balanced_coarse_above``, so the solve calls ``coarse_prices``); the prices of the subsample solves leave a
+    few percent, and the solve from them is optimal (a zero gap recomputed from the input)."""
+    from linassign._config import CONFIG
+    from linassign._numba._balanced import _excess, _params, _steps, coarse_prices
+    from linassign._numba._balanced_common import greedy_start
+
+    n, E = 4096, 32
+    s = _low_rank_scores(np.random.default_rng(rank), n, E, rank, 0.0)
+    capx = np.full(E, n // E, np.int64)
+
+    def excess(p):
+        col, cnt = np.empty(n, np.int64), np.zeros(E, np.int64)
+        assert greedy_start(s, 1.0, p, E, False, col, cnt) == 0
+        return _excess(capx, cnt)
+
+    p = np.zeros(E)
+    work = [np.empty(n, np.int64), np.empty(E, np.int64), np.empty((0, 0)), np.empty((0, 0), np.int64)]
+    work += [np.empty((0, 0)), np.empty((0, 0), np.int64), np.empty(0), np.empty(n)]
+    _, x_steps, _ = _steps(s, 1.0, p, E, capx, _params(), 0, -1, *work)
+    assert x_steps == excess(p) > CONFIG["balanced_coarse_above"] * n
+    phases, levels = coarse_prices(s, 1.0, p, E, capx, CONFIG["balanced_coarse_ratio"])
+    assert phases > 0 and levels == 2  # every 64th row, 2 per column; every 8th, 16 per column
+    assert excess(p) < x_steps / 4
+    res = linassign.balanced_assignment(s)
+    assert np.array_equal(res.counts, capx)
+    assert verify_balanced(s, res, np.asarray, capacity=capx) <= 1e-9 * n * np.abs(s).max()
+
+
+def test_exact_subsample_solves_leave_the_prices_when_a_subsample_is_infeasible():
+    """64 rows over 4 columns of 16, where rows 0, 8, ..., 56 may only go to column 0: every 8th row with 2
+    slots per column (the first level) is infeasible, the whole problem is not. ``coarse_prices`` leaves the
+    prices as they were and the solve still reaches scipy's optimum."""
+    from linassign._numba._balanced import coarse_prices
+
+    s = _low_rank_scores(np.random.default_rng(0), 64, 4, 1, 0.0)
+    s[::8, 1:] = -np.inf
+    p = np.array([0.5, -1.0, 2.0, 0.0])
+    _, levels = coarse_prices(s, 1.0, p, 4, np.full(4, 16, np.int64), 8)
+    assert levels == 0 and np.array_equal(p, [0.5, -1.0, 2.0, 0.0])
+    for method in METHODS:
+        check_with_config(Case(s, None, np.full(4, 16), True), method, balanced_coarse_above=0.0)
+
+
+def test_exact_subsample_solves_need_equal_capacities_of_at_least_four_rows():
+    from linassign._numba._balanced import coarse_prices
+
+    s = _low_rank_scores(np.random.default_rng(0), 64, 4, 1, 0.0)
+    for cap in ([16, 16, 16, 16 + 1], [24, 8, 16, 16]):
+        p = np.zeros(len(cap))
+        assert coarse_prices(s, 1.0, p, 4, np.array(cap, np.int64), 8) == (0, 0) and not p.any()
+    assert coarse_prices(s[:12], 1.0, np.zeros(4), 4, np.full(4, 3, np.int64), 8) == (0, 0)
+    # 4 rows per column: one level, every 2nd row with 2 per column.
+    assert coarse_prices(s[:16], 1.0, np.zeros(4), 4, np.full(4, 4, np.int64), 8)[1] == 1
+
+
 @settings(max_examples=60)
 @given(case=balanced_problems(max_rows=40, max_cols=5, max_cap=12), method=st.sampled_from(METHODS))
 def test_one_large_problem_on_all_threads_gives_the_serial_answer(case, method):
