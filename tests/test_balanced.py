@@ -1120,62 +1120,108 @@ def test_low_rank_scores_are_solved_exactly(n_cols, k, rank, noise, forbid, maxi
     check_with_config(Case(s, None, np.full(n_cols, k), maximize), method, balanced_coarse_above=coarse_above)
 
 
+def _coarse(s, p, cap, ratio=8, x_before=None):
+    """``coarse_prices`` on (n, E) scores from prices ``p`` (in place) with capacities ``cap``, keeping any
+    prices that leave fewer than ``x_before`` rows in excess (default n + 1: any)."""
+    from linassign._numba._balanced import coarse_prices
+
+    n, E = s.shape
+    x = n + 1 if x_before is None else x_before
+    work = (np.empty((0, 0)), np.empty((0, 0), np.int64), np.empty((0, 0)), np.empty((0, 0), np.int64))
+    return coarse_prices(s, 1.0, p, E, np.asarray(cap, np.int64), ratio, x, *work)
+
+
+def _greedy_excess(s, p):
+    from linassign._numba._balanced import _excess
+    from linassign._numba._balanced_common import greedy_start
+
+    n, E = s.shape
+    col, cnt = np.empty(n, np.int64), np.zeros(E, np.int64)
+    assert greedy_start(s, 1.0, p, E, False, col, cnt) == 0
+    return _excess(np.full(E, n // E, np.int64), cnt)
+
+
 @pytest.mark.parametrize("rank", [1, 2])
 def test_exact_subsample_solves_balance_what_the_steps_cannot(rank):
     """4096 x 32 rank-1 and rank-2 scores: the count-balancing steps leave most rows in excess (more than
-    ``balanced_coarse_above``, so the solve calls ``coarse_prices``); the prices of the subsample solves leave a
-    few percent, and the solve from them is optimal (a zero gap recomputed from the input)."""
+    ``balanced_coarse_above``, so the solve calls ``coarse_prices``); the prices of the subsample solves leave
+    under a quarter of that, and the solve from them is optimal (a zero gap recomputed from the input)."""
     from linassign._config import CONFIG
-    from linassign._numba._balanced import _excess, _params, _steps, coarse_prices
-    from linassign._numba._balanced_common import greedy_start
+    from linassign._numba._balanced import _params, _steps
 
     n, E = 4096, 32
     s = _low_rank_scores(np.random.default_rng(rank), n, E, rank, 0.0)
     capx = np.full(E, n // E, np.int64)
-
-    def excess(p):
-        col, cnt = np.empty(n, np.int64), np.zeros(E, np.int64)
-        assert greedy_start(s, 1.0, p, E, False, col, cnt) == 0
-        return _excess(capx, cnt)
-
     p = np.zeros(E)
     work = [np.empty(n, np.int64), np.empty(E, np.int64), np.empty((0, 0)), np.empty((0, 0), np.int64)]
     work += [np.empty((0, 0)), np.empty((0, 0), np.int64), np.empty(0), np.empty(n)]
     _, x_steps, _ = _steps(s, 1.0, p, E, capx, _params(), 0, -1, *work)
-    assert x_steps == excess(p) > CONFIG["balanced_coarse_above"] * n
-    phases, levels = coarse_prices(s, 1.0, p, E, capx, CONFIG["balanced_coarse_ratio"])
-    assert phases > 0 and levels == 2  # every 64th row, 2 per column; every 8th, 16 per column
-    assert excess(p) < x_steps / 4
+    assert x_steps == _greedy_excess(s, p) > CONFIG["balanced_coarse_above"] * n
+    phases, levels = _coarse(s, p, capx, CONFIG["balanced_coarse_ratio"], x_steps)
+    assert phases > 0 and levels == 2  # about every 64th row, 2 per column; every 8th, 16 per column
+    assert _greedy_excess(s, p) < x_steps / 4
     res = linassign.balanced_assignment(s)
     assert np.array_equal(res.counts, capx)
     assert verify_balanced(s, res, np.asarray, capacity=capx) <= 1e-9 * n * np.abs(s).max()
 
 
-def test_exact_subsample_solves_leave_the_prices_when_a_subsample_is_infeasible():
-    """64 rows over 4 columns of 16, where rows 0, 8, ..., 56 may only go to column 0: every 8th row with 2
-    slots per column (the first level) is infeasible, the whole problem is not. ``coarse_prices`` leaves the
-    prices as they were and the solve still reaches scipy's optimum."""
-    from linassign._numba._balanced import coarse_prices
+def test_exact_subsample_solves_keep_their_prices_only_when_they_leave_less_excess():
+    """The subsample's prices replace the given ones only if the whole matrix's greedy start under them leaves
+    fewer rows in excess than ``x_before``: with x_before 0 (given prices already balanced) they never do."""
+    s = _low_rank_scores(np.random.default_rng(3), 1024, 16, 1, 0.0)
+    p = np.zeros(16)
+    phases, levels = _coarse(s, p, np.full(16, 64), 8, 0)
+    assert phases > 0 and levels == 0 and not p.any()
+    phases, levels = _coarse(s, p, np.full(16, 64), 8, _greedy_excess(s, p))
+    assert levels == 2 and _greedy_excess(s, p) < _greedy_excess(s, np.zeros(16))
 
+
+def test_the_subsample_of_exact_solves_is_jittered_within_blocks_of_f_rows():
+    """Every f-th row with a hashed offset in its block: a kind of row repeating with a period dividing f (a
+    marker token every 8 rows) is neither always sampled nor always missed."""
+    from linassign._numba._balanced import _every_fth_row, _sampled_row
+
+    for f in (2, 8, 64):
+        rows = np.array([_sampled_row(r, f, True) for r in range(256)])
+        assert np.array_equal(rows // f, np.arange(256))
+        assert len(np.unique(rows % f)) >= f // 2
+        assert [_sampled_row(r, f, False) for r in range(3)] == [0, f, 2 * f]
+    s = np.arange(4096.0).reshape(512, 8)
+    sub = _every_fth_row(s, 8, 64, True)
+    assert np.array_equal(sub, s[[_sampled_row(r, 8, True) for r in range(64)]])
+
+
+def test_exact_subsample_solves_leave_the_prices_when_a_subsample_is_infeasible():
+    """64 rows over 4 columns of 16, where rows 0-7, 16-23, ... may only go to column 0: about every 8th row
+    (one per block of 8) with 2 slots per column (the first level) is infeasible, the whole problem is not.
+    ``coarse_prices`` leaves the prices as they were and the solve still reaches scipy's optimum."""
     s = _low_rank_scores(np.random.default_rng(0), 64, 4, 1, 0.0)
-    s[::8, 1:] = -np.inf
+    s[(np.arange(64) // 8) % 2 == 0, 1:] = -np.inf
     p = np.array([0.5, -1.0, 2.0, 0.0])
-    _, levels = coarse_prices(s, 1.0, p, 4, np.full(4, 16, np.int64), 8)
+    _, levels = _coarse(s, p, np.full(4, 16))
     assert levels == 0 and np.array_equal(p, [0.5, -1.0, 2.0, 0.0])
     for method in METHODS:
         check_with_config(Case(s, None, np.full(4, 16), True), method, balanced_coarse_above=0.0)
 
 
 def test_exact_subsample_solves_need_equal_capacities_of_at_least_four_rows():
-    from linassign._numba._balanced import coarse_prices
-
     s = _low_rank_scores(np.random.default_rng(0), 64, 4, 1, 0.0)
     for cap in ([16, 16, 16, 16 + 1], [24, 8, 16, 16]):
         p = np.zeros(len(cap))
-        assert coarse_prices(s, 1.0, p, 4, np.array(cap, np.int64), 8) == (0, 0) and not p.any()
-    assert coarse_prices(s[:12], 1.0, np.zeros(4), 4, np.full(4, 3, np.int64), 8) == (0, 0)
-    # 4 rows per column: one level, every 2nd row with 2 per column.
-    assert coarse_prices(s[:16], 1.0, np.zeros(4), 4, np.full(4, 4, np.int64), 8)[1] == 1
+        assert _coarse(s, p, cap) == (0, 0) and not p.any()
+    assert _coarse(s[:12], np.zeros(4), np.full(4, 3)) == (0, 0)
+    # 4 rows per column: one level, about every 2nd row with 2 per column.
+    assert _coarse(s[:16], np.zeros(4), np.full(4, 4))[1] == 1
+
+
+@pytest.mark.parametrize("ratio", [0, 1, 2])
+def test_a_coarse_ratio_below_two_counts_as_two(ratio):
+    """``balanced_coarse_ratio`` 1 would never end the levels and 0 would never grow them: both mean 2."""
+    s = _low_rank_scores(np.random.default_rng(1), 512, 4, 1, 0.0)
+    assert _coarse(s, np.zeros(4), np.full(4, 128), ratio)[1] == 6  # 2, 4, ..., 64 rows per column
+    check_with_config(
+        Case(s, None, np.full(4, 128), True), "hungarian", balanced_coarse_above=0.0, balanced_coarse_ratio=ratio
+    )
 
 
 @settings(max_examples=60)

@@ -120,15 +120,26 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
 
 
 @numba.njit(cache=True, nogil=True)
-def _every_fth_row(s, f, m):
-    """Rows 0, f, 2f, ... (m of them) as a new matrix."""
+def _sampled_row(r, f, jitter):
+    """The r-th row of a subsample of every f-th row: r * f, or with ``jitter`` a row of the same block of f
+    picked by a multiplicative hash of r (rows whose kind repeats with a period dividing f, such as a
+    marker token every 8 rows, would otherwise all be sampled or all be missed)."""
+    if not jitter:
+        return r * f
+    return r * f + (((r * 2654435761) & 0xFFFFFFFF) * f >> 32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _every_fth_row(s, f, m, jitter):
+    """Rows 0, f, 2f, ... (m of them; ``_sampled_row``) as a new matrix."""
     E = s.shape[1]
     sub = np.empty((m, E), s.dtype)
     ahead = rows_ahead(s)
     for r in range(m):
-        prefetch_row(s, (r + ahead) * f)
+        prefetch_row(s, _sampled_row(r + ahead, f, jitter))
+        i = _sampled_row(r, f, jitter)
         for e in range(E):
-            sub[r, e] = s[r * f, e]
+            sub[r, e] = s[i, e]
     return sub
 
 
@@ -144,7 +155,7 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
     no_f = np.empty((0, 0))
     no_i = np.empty((0, 0), np.int64)
     passes, _, _ = _steps(
-        _every_fth_row(s, f, m),
+        _every_fth_row(s, f, m, False),
         sgn,
         p,
         E,
@@ -165,19 +176,22 @@ def subsample_prices(s, sgn, p, E, k_sub, f, params):
 
 
 @numba.njit(cache=True, nogil=True)
-def coarse_prices(s, sgn, p, E, capx, ratio):
+def coarse_prices(s, sgn, p, E, capx, ratio, x_before, M, W, M2, W2):
     """Column prices from exact solves of ever larger subsamples, coarse to fine, for starts the count-balancing
-    steps cannot balance: every f-th row with capacity k / f per column, from 2 rows per column up by
-    factors of ``ratio`` while f >= 2, each solved exactly (greedy start and ``ssp``) from the prices of the
-    one before. Equal capacities k summing to n (no drop column, no dummy rows) and k >= 4; else nothing.
+    steps cannot balance: about every f-th row (``_sampled_row``, jittered) with capacity k / f per column,
+    from 2 rows per column up by factors of ``ratio`` (at least 2) while f >= 2, each solved exactly (greedy
+    start and ``ssp``) from the prices of the one before. Equal capacities k summing to n (no drop column,
+    no dummy rows) and k >= 4; else nothing. M, W, M2, W2: (E, E) work arrays (others: allocated here).
 
     Low-rank scores (every expert ranking the tokens alike) put most rows in one or two columns at any
     prices the steps reach; the exact phase then moves each unit of excess along a path through many
     columns (16384 x 128 rank one: 16000 rows in excess, 12322 shortest paths, ~0.45 s). A subsample's
     optimal prices are the full problem's up to sampling noise, and a subsample of m rows costs the exact
     phase as many paths at a fraction of the moves. Speed only: the full problem is then solved exactly from
-    ``p``, which keeps the prices of the last level solved when a subsample finds an invalid entry or is
-    infeasible (forbidden pairs). Returns (the shortest-path phases run, the levels solved)."""
+    ``p``. A subsample that holds an invalid entry or is infeasible (forbidden pairs) ends the levels; the
+    prices of the last level solved are kept only if the greedy start of the whole matrix under them (one
+    more pass) leaves fewer than ``x_before`` rows in excess, the excess at the given ``p``; else ``p`` is
+    left as it was. Returns (the shortest-path phases run, the levels whose prices were kept)."""
     n = s.shape[0]
     Ec = p.shape[0]
     k = capx[0] if Ec > 0 else 0
@@ -186,20 +200,20 @@ def coarse_prices(s, sgn, p, E, capx, ratio):
     for e in range(E):
         if capx[e] != k:
             return 0, 0
+    ratio = max(ratio, 2)
+    if M.shape[0] != E:
+        M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
     phases = 0
     levels = 0
     k_sub = 2
     q = p.copy()
+    kept = p.copy()
     while k // k_sub >= 2:
         f = k // k_sub
         m = k_sub * E
-        sub = _every_fth_row(s, f, m)
+        sub = _every_fth_row(s, f, m, True)
         col = np.empty(m, np.int64)
         cnt = np.zeros(E, np.int64)
-        M = np.empty((E, E))
-        W = np.empty((E, E), np.int64)
-        M2 = np.empty((E, E))
-        W2 = np.empty((E, E), np.int64)
         own = np.empty(m)
         status = greedy_arcs(sub, sgn, q, E, False, col, cnt, M, W, M2, W2, own, np.empty(m))
         if status != STATUS_OK:
@@ -209,9 +223,15 @@ def coarse_prices(s, sgn, p, E, capx, ratio):
         phases += ph
         if status != STATUS_OK:
             break
-        p[:] = q
+        kept[:] = q
         levels += 1
         k_sub *= ratio
+    if levels == 0:
+        return phases, 0
+    x_after, _ = _sample_excess(s, sgn, kept, E, k, 1)
+    if x_after < 0 or x_after >= x_before:
+        return phases, 0
+    p[:] = kept
     return phases, levels
 
 
@@ -363,7 +383,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         )
         n_iter += passes
         if x_steps > params[33] * n:  # stalled far from balanced (low-rank scores): exact subsample solves
-            n_iter += coarse_prices(s, sgn, p, E, capx, int(params[34]))[0]
+            n_iter += coarse_prices(s, sgn, p, E, capx, int(params[34]), x_steps, M, W, M2, W2)[0]
             arcs_done = False
     skip_x = direct if x_steps >= 0 else params[9] * n
     # From given prices, for the exact phase alone, or when the auction will not run, the exact phase follows
@@ -382,7 +402,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         return status, 0.0, 0.0, 0.0, False, n_iter
     # Sinkhorn's potentials, like the steps, can leave low-rank scores far from balanced.
     if method == 2 and tol < 0.0 and not have_M and sums_to_n and _excess(capx, cnt) > params[33] * n:
-        phases, levels = coarse_prices(s, sgn, p, E, capx, int(params[34]))
+        phases, levels = coarse_prices(s, sgn, p, E, capx, int(params[34]), _excess(capx, cnt), M, W, M2, W2)
         n_iter += phases
         if levels > 0:
             greedy_start(s, sgn, p, E, has_drop, col, cnt)
@@ -403,7 +423,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
         )
         n_iter += passes
         if x_steps > params[33] * n:
-            n_iter += coarse_prices(s, sgn, p, E, capx, int(params[34]))[0]
+            n_iter += coarse_prices(s, sgn, p, E, capx, int(params[34]), x_steps, M, W, M2, W2)[0]
             arcs_done = False
         if not arcs_done:
             greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
@@ -451,6 +471,7 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
 
 
 _arc_minima_parallel = parallel_variant(arc_minima)
+_sample_excess_parallel = parallel_variant(_sample_excess)
 _best_and_margin_parallel = parallel_variant(best_and_margin)
 _greedy_arcs_parallel = parallel_variant(
     greedy_arcs,
@@ -477,7 +498,7 @@ solve_one_parallel = parallel_variant(
     solve_one,
     parallel=False,
     greedy_start=parallel_variant(greedy_start),
-    _sample_excess=parallel_variant(_sample_excess),
+    _sample_excess=_sample_excess_parallel,
     _auction=parallel_variant(
         _auction,
         parallel=False,
@@ -493,6 +514,7 @@ solve_one_parallel = parallel_variant(
         _select_near=parallel_variant(_select_near),
     ),
     _steps=_steps_parallel,
+    coarse_prices=parallel_variant(coarse_prices, parallel=False, _sample_excess=_sample_excess_parallel),
     subsample_prices=parallel_variant(subsample_prices, parallel=False, _steps=_steps_parallel),
     finalize=parallel_variant(finalize),
     ssp=parallel_variant(ssp, parallel=False, arc_minima=_arc_minima_parallel),
