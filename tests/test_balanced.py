@@ -776,15 +776,30 @@ def test_the_last_count_balancing_pass_is_the_greedy_arc_minima_pass(kind):
         ("integer", 2048, 128, False),
         ("forbidden", 1000, 7, True),
         ("normal", 20000, 16, False),
+        ("base", 1000, 300, False),
+        ("forbidden", 16384, 300, True),
     ],
 )
 def test_the_parallel_greedy_arc_minima_pass_equals_the_serial_one(kind, n, E, drop):
     """One problem on the threads makes the greedy start and the arc minima in two passes below 16384 rows
     (``greedy_then_arcs``: rows, then columns) and in one pass with private blocks above; both must hand the
-    exact phase what the serial single pass makes, array for array (ties, forbidden pairs, a drop column)."""
+    exact phase what the serial single pass makes, array for array (ties, forbidden pairs, a drop column).
+    With more than 256 columns both take the two passes; the reference is then the single pass compiled
+    without that limit."""
+    import types
+
+    import numba
+
     from linassign._cli import make_scores
     from linassign._numba._balanced import _greedy_arcs_parallel
-    from linassign._numba._balanced_ssp import greedy_arcs
+    from linassign._numba._balanced_ssp import _FUSED_MAX_COLUMNS
+    from linassign._numba._balanced_ssp import greedy_arcs as serial
+
+    greedy_arcs = serial
+    if E + drop > _FUSED_MAX_COLUMNS:
+        py = serial.py_func
+        glb = dict(py.__globals__, _FUSED_MAX_COLUMNS=1 << 30)
+        greedy_arcs = numba.njit(types.FunctionType(py.__code__, glb, "greedy_arcs_fused"))
 
     rng = np.random.default_rng(3)
     if kind == "forbidden":
@@ -795,14 +810,15 @@ def test_the_parallel_greedy_arc_minima_pass_equals_the_serial_one(kind, n, E, d
     Ec = E + 1 if drop else E
     p = 0.1 * rng.standard_normal(Ec)
     outs = []
-    for kernel in (greedy_arcs, _greedy_arcs_parallel):
+    for kernel in (greedy_arcs, _greedy_arcs_parallel, serial):
         arrays = (np.empty(n, np.int64), np.zeros(Ec, np.int64), np.empty((Ec, Ec)), np.empty((Ec, Ec), np.int64))
         arrays += (np.empty((Ec, Ec)), np.empty((Ec, Ec), np.int64), np.empty(n), np.zeros(n))
         assert kernel(s, 1.0, p, E, drop, *arrays) == 0
         outs.append(arrays)
     assert outs[0][1].sum() == n
-    for got, ref in zip(outs[1], outs[0], strict=True):
-        np.testing.assert_array_equal(got, ref)
+    for out in outs[1:]:
+        for got, ref in zip(out, outs[0], strict=True):
+            np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize(("n", "drift"), [(2048, 0.01), (8192, 0.01), (8192, 0.2)])

@@ -337,17 +337,27 @@ def greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin
     return status
 
 
+# The fused pass updates the arcs out of each row's column as it reads the row: the (Ec, Ec) minima, their rows
+# and second minima, 32 Ec^2 bytes per block, must stay in cache. Beyond 256 columns (2 MB) the two passes of
+# ``greedy_then_arcs``, whose arc pass reads the rows column by column, measured faster (medians of 7,
+# interleaved, seventeenth session; on the threads: 16384 x 384 7.3 -> 5.8 ms, x 512 8.7 -> 4.6, x 1024
+# 27.3 -> 9.9, 65536 x 512 23.5 -> 18.8, x 1024 73.6 -> 31.1; serial: 2048 x 512 4.2 -> 0.8, 8192 x 1024
+# 23.6 -> 8.9), at 256 columns mixed (16384 x 256 1.78 -> 1.58 ms, 65536 x 256 6.8 -> 10.7).
+_FUSED_MAX_COLUMNS = 256
+
+
 @numba.njit(cache=True, nogil=True)
 def greedy_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin):
     """``greedy_start`` and the ``arc_minima`` of the state it makes, in one pass (each row is read from
     memory once): for a warm start or the hungarian method, where the exact phase follows the greedy start
     directly. Writes M, W, M2, W2 (Ec, Ec), ``own`` (n,), each row's score in its column, and, without a drop
     column, ``margin`` (n,), how far its best value exceeds its second best (for ``finalize``); returns
-    greedy_start's status. On the threads with fewer than 16384 rows (one private block) it runs as
-    ``greedy_then_arcs`` instead: the same output from two passes that both split over the threads."""
+    greedy_start's status. On the threads with fewer than 16384 rows (one private block), and with more than
+    ``_FUSED_MAX_COLUMNS`` columns, it runs as ``greedy_then_arcs`` instead: the same output from two passes
+    (that both split over the threads)."""
     n = s.shape[0]
     Ec = M.shape[0]
-    if PARALLEL and row_blocks(n, PARALLEL, 16384) == 1:
+    if Ec > _FUSED_MAX_COLUMNS or (PARALLEL and row_blocks(n, PARALLEL, 16384) == 1):
         return greedy_then_arcs(s, sgn, p, E, has_drop, col, cnt, M, W, M2, W2, own, margin)
     bm, bw, bm2, bw2 = _arc_blocks(n, Ec, PARALLEL)
     nb = bm.shape[0]
