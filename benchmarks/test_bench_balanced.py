@@ -169,6 +169,25 @@ def test_bench_balanced_degenerate(benchmark, solver, kind):
         assert want == (0.0 if kind == "all-equal" else n)  # 0/1: enough ones for every row
 
 
+@pytest.mark.parametrize("size", [(16384, 512), (16384, 1024), (65536, 1024)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("solver", ["auction", "hungarian", "argmax"])
+def test_bench_balanced_many_experts(benchmark, solver, size):
+    """``base`` scores with many experts (fine-grained mixtures of experts): the exact phase's column graph
+    has E^2 arcs, and the greedy pass's arc minima take two passes beyond 256 columns."""
+    n, n_cols = size
+    k = n // n_cols
+    s = scores_for("base", n, n_cols)
+    benchmark.group = f"balanced base {n}x{n_cols}"
+    want = certified_optimum("base", s)
+    if solver == "argmax":
+        _assert_row_best(s, _run(benchmark, argmax_assignment, s))
+        return
+    res = _run(benchmark, lambda x: linassign.balanced_assignment(x, method=solver), s)
+    assert np.array_equal(res.counts, np.full(n_cols, k))
+    assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
+    assert verify_balanced(s, res, np.asarray, capacity=k) <= _tol(s, want)
+
+
 @pytest.mark.parametrize("method", ["auction", "hungarian"])
 def test_bench_balanced_float32(benchmark, method):
     """float32 scores are read as they are (half the memory traffic of float64)."""
