@@ -1122,8 +1122,11 @@ def _low_rank_scores(rng, n, n_cols, rank, noise):
     coarse_above=st.sampled_from([0.1, 0.0]),
     seed=st.integers(0, 2**32 - 1),
     method=st.sampled_from(METHODS),
+    float32=st.booleans(),
 )
-def test_low_rank_scores_are_solved_exactly(n_cols, k, rank, noise, forbid, maximize, coarse_above, seed, method):
+def test_low_rank_scores_are_solved_exactly(
+    n_cols, k, rank, noise, forbid, maximize, coarse_above, seed, method, float32
+):
     """Low-rank scores, on which the steps stall and the solve starts from exact subsample solves
     (``coarse_prices``; with ``coarse_above`` 0 after any steps that leave rows in excess), reach scipy's
     optimum on the expanded problem, with forbidden pairs too (a subsample may then be infeasible)."""
@@ -1133,6 +1136,8 @@ def test_low_rank_scores_are_solved_exactly(n_cols, k, rank, noise, forbid, maxi
         s[rng.random(s.shape) < 0.25] = -np.inf
     if not maximize:
         s = -s
+    if float32:
+        s = s.astype(np.float32)
     check_with_config(Case(s, None, np.full(n_cols, k), maximize), method, balanced_coarse_above=coarse_above)
 
 
@@ -1179,6 +1184,22 @@ def test_exact_subsample_solves_balance_what_the_steps_cannot(rank):
     res = linassign.balanced_assignment(s)
     assert np.array_equal(res.counts, capx)
     assert verify_balanced(s, res, np.asarray, capacity=capx) <= 1e-9 * n * np.abs(s).max()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_low_rank_problems_give_the_same_answer_alone_on_the_threads_and_in_a_batch(method):
+    """A 4096 x 32 rank-one problem takes the exact subsample solves on every path: alone (the variant on the
+    threads, whose final check of the prices splits over them), and in a batch (the serial solver per item).
+    Both give the same assignment, prices and certificate, and the batch items their own results."""
+    rng = np.random.default_rng(7)
+    batch = np.stack([_low_rank_scores(rng, 4096, 32, 1 + b % 2, 0.0) for b in range(3)])
+    together = linassign.balanced_assignment(batch, method=method)
+    for b in range(3):
+        alone = linassign.balanced_assignment(batch[b], method=method)
+        assert np.array_equal(alone.assignment, together.assignment[b])
+        assert np.array_equal(alone.prices, together.prices[b])
+        assert alone.objective == together.objective[b] and alone.gap == together.gap[b]
+        assert verify_balanced(batch[b], alone, np.asarray, capacity=128) <= 1e-9 * 4096 * np.abs(batch[b]).max()
 
 
 def test_exact_subsample_solves_keep_their_prices_only_when_they_leave_less_excess():
