@@ -154,19 +154,27 @@ def test_bench_balanced_degenerate(benchmark, solver, kind):
     column ranks the rows alike: ``rank-one``, ``rank-two``) crowd a few columns at any prices the
     count-balancing steps reach; the solve then starts from exact subsample solves (rank-two 1.1 s before)."""
     n, n_cols = 65536, 128
-    k = n // n_cols
     s = _degenerate_scores(kind, n, n_cols)
     benchmark.group = f"balanced {kind} {n}x{n_cols}"
+    want = _bench_checked(benchmark, solver, kind, s)
+    if kind in ("all-equal", "zero-one"):
+        assert want == (0.0 if kind == "all-equal" else n)  # 0/1: enough ones for every row
+
+
+def _bench_checked(benchmark, solver: str, kind: str, s: np.ndarray) -> float:
+    """Time a linassign method (its answer balanced, optimal and certified) or argmax (every row in a column of
+    its largest score) on ``s``; returns the certified optimum."""
+    n, n_cols = s.shape
+    k = n // n_cols
     want = certified_optimum(kind, s)
     if solver == "argmax":
         _assert_row_best(s, _run(benchmark, argmax_assignment, s))
-        return
+        return want
     res = _run(benchmark, lambda x: linassign.balanced_assignment(x, method=solver), s)
     assert np.array_equal(res.counts, np.full(n_cols, k))
     assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
     assert verify_balanced(s, res, np.asarray, capacity=k) <= _tol(s, want)
-    if kind in ("all-equal", "zero-one"):
-        assert want == (0.0 if kind == "all-equal" else n)  # 0/1: enough ones for every row
+    return want
 
 
 @pytest.mark.parametrize("size", [(16384, 512), (16384, 1024), (65536, 1024)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -175,17 +183,8 @@ def test_bench_balanced_many_experts(benchmark, solver, size):
     """``base`` scores with many experts (fine-grained mixtures of experts): the exact phase's column graph
     has E^2 arcs, and the greedy pass's arc minima take two passes beyond 256 columns."""
     n, n_cols = size
-    k = n // n_cols
-    s = scores_for("base", n, n_cols)
     benchmark.group = f"balanced base {n}x{n_cols}"
-    want = certified_optimum("base", s)
-    if solver == "argmax":
-        _assert_row_best(s, _run(benchmark, argmax_assignment, s))
-        return
-    res = _run(benchmark, lambda x: linassign.balanced_assignment(x, method=solver), s)
-    assert np.array_equal(res.counts, np.full(n_cols, k))
-    assert math.isclose(res.objective, want, rel_tol=0, abs_tol=_tol(s, want))
-    assert verify_balanced(s, res, np.asarray, capacity=k) <= _tol(s, want)
+    _bench_checked(benchmark, solver, "base", scores_for("base", n, n_cols))
 
 
 @pytest.mark.parametrize("method", ["auction", "hungarian"])
