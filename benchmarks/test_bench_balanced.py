@@ -137,20 +137,25 @@ def _degenerate_scores(kind: str, n: int, n_cols: int) -> np.ndarray:
         x = rng.standard_normal((n, 1 if kind == "rank-one" else 2))
         return x @ (np.abs(rng.standard_normal((x.shape[1], n_cols))) + 0.5)
     s = make_scores("base", n, n_cols).copy()
+    if kind == "zero-rows":  # padding tokens every expert scores 0
+        s[rng.choice(n, n // 10, replace=False)] = 0.0
+        return s
     rows = rng.choice(n, n if kind == "one-row" else int(0.3 * n), replace=False)
     s[rows] = s[rows[0]]
     return s
 
 
 @pytest.mark.parametrize("solver", ["auction", "hungarian", "argmax"])
-@pytest.mark.parametrize("kind", ["all-equal", "zero-one", "one-row", "padded", "rank-one", "rank-two"])
+@pytest.mark.parametrize("kind", ["all-equal", "zero-one", "one-row", "padded", "zero-rows", "rank-one", "rank-two"])
 def test_bench_balanced_degenerate(benchmark, solver, kind):
     """Degenerate scores at 65536 x 128. Ties everywhere: all scores equal (a router before training) and
     scores of 0 or 1; the greedy start puts each row in its lowest tied column, so the exact phase moves most
     rows out of a few columns, whose rescans were once quadratic in n (all-equal: 2.7 s, now ~25 ms).
     Identical rows: one row repeated n times (``one-row``), or base scores with 30% of the rows one repeated
     row (``padded``: padding tokens); they bid alike, and the auction once took thousands of steps over a
-    column holding most of them (16384 x 128 one-row: 76 s) before its work budget. Low-rank scores (every
+    column holding most of them (16384 x 128 one-row: 76 s) before its work budget. ``zero-rows``: base
+    scores with 10% of the rows 0 (padding tokens every expert scores 0), tied over every column at equal
+    prices (153 ms before the steps stopped counting them as tied scores). Low-rank scores (every
     column ranks the rows alike: ``rank-one``, ``rank-two``) crowd a few columns at any prices the
     count-balancing steps reach; the solve then starts from exact subsample solves (rank-two 1.1 s before)."""
     n, n_cols = 65536, 128

@@ -653,6 +653,52 @@ def test_count_balancing_steps_spread_a_block_of_identical_rows():
     assert cnt_f[col[r]] < np.bincount(col, minlength=E)[col[r]]
 
 
+@pytest.mark.parametrize("value", [0.0, 0.7])
+def test_constant_rows_do_not_count_as_tied_scores(value):
+    """10% of the rows constant (padding tokens every expert scores alike): at the first pass's equal prices
+    each ties over every column, and the steps, counting them as tied scores (more than ``max_ties``), did not
+    run; the exact phase then took the whole greedy start (65536 x 128: 153 ms). They are one block of
+    identical rows and no longer count: the steps run to their stop."""
+    from linassign._cli import make_scores
+    from linassign._numba._balanced_prices import balance_prices
+
+    rng = np.random.default_rng(0)
+    n, E = 2048, 128
+    s = make_scores("base", n, E).copy()
+    s[rng.choice(n, n // 10, replace=False)] = value
+    stop = int(min(0.05 * n, 2 * np.sqrt(n)))
+    work = [np.empty(n, np.int64), np.zeros(E, np.int64)]
+    work += [np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)]
+    work += [np.empty(n), np.empty(n)]
+    capx = np.full(E, 16, np.int64)
+    max_ties = 0.05 * n
+    passes, x, _ = balance_prices(s, 1.0, np.zeros(E), E, capx, 0.5, 1.5, stop, 8, 0.8, max_ties, -1, 2.0, *work)
+    assert passes > 2 and 0 <= x <= stop
+    # Tied scores that are not copies of one row still stop them at once.
+    s2 = make_scores("base", n, E).copy()
+    s2[: n // 10, :2] = 5.0
+    passes, x, _ = balance_prices(s2, 1.0, np.zeros(E), E, capx, 0.5, 1.5, stop, 8, 0.8, max_ties, -1, 2.0, *work)
+    assert passes == 1 and x == -1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_cols=st.integers(2, 8),
+    k=st.integers(4, 30),
+    share=st.sampled_from([0.1, 0.3]),
+    value=st.sampled_from([0.0, -1.0]),
+    maximize=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(METHODS),
+)
+def test_scores_with_constant_rows_are_solved_exactly(n_cols, k, share, value, maximize, seed, method):
+    rng = np.random.default_rng(seed)
+    n = k * n_cols
+    s = rng.standard_normal((n, n_cols))
+    s[rng.random(n) < share] = value
+    check_with_config(Case(s, None, np.full(n_cols, k), maximize), method)
+
+
 def test_repeated_rows_do_not_make_good_prices_look_far_from_balanced():
     """At the optimum of base scores with 30% of the rows one repeated row, that row ties over many columns,
     and the greedy start from those prices puts all its copies in one: 30% of the rows in excess, which alone

@@ -74,7 +74,8 @@ def balance_prices(
 
     Returns (passes, x, arcs_done): x the excess at p, -1 when a pass found an invalid entry or a row without
     an allowed column (p is then left as given; the greedy pass reports it), or when the first pass finds more
-    than ``max_ties`` rows tied between their two best columns or the margins all zero or infinite (tied
+    than ``max_ties`` rows tied between their two best columns (copies of one row, ``find_block``'s, not
+    counted) or the margins all zero or infinite (tied
     scores: the steps cannot move them, and prices off the integers would set the auction on price wars
     between the tied columns); arcs_done when the arrays hold ``greedy_arcs``' output at the returned p."""
     n = s.shape[0]
@@ -104,8 +105,6 @@ def balance_prices(
                 total += margin[i]
                 m += 1
                 ties += margin[i] == 0.0
-        if passes == 1 and ties > max_ties:
-            return passes, -1, False
         if m == 0 or not total > 0.0:
             return passes, (-1 if best_x < 0 else _restore(p, best, best_x)), False
         g = total / m
@@ -122,6 +121,12 @@ def balance_prices(
             _, blk_r, blk_m = find_block(s, E, capx, col, cnt, np.empty(0, np.int64))
             if blk_m == n:
                 return passes, -1, False  # one row n times: any prices that tie it are optimal, no step helps
+            # Copies of one row whose columns tie (constant rows: padding tokens scored 0 by every expert) tie
+            # only at equal prices, the first pass's: they are the block, not tied scores.
+            if blk_r >= 0 and margin[blk_r] == 0.0:
+                ties -= blk_m
+            if ties > max_ties:
+                return passes, -1, False
         if blk_r >= 0:
             _spread_block(s, sgn, p, E, capx, col, margin, d, blk_r, blk_m, cnt_f, near)
         x = 0
