@@ -681,6 +681,26 @@ def test_constant_rows_do_not_count_as_tied_scores(value):
     assert passes == 1 and x == -1
 
 
+def test_the_subsample_tie_count_leaves_out_copies_of_one_tied_row():
+    """30% of the rows 0: they tie at equal prices but are one block, so the subsample's tied fraction (over
+    20% would keep the steps from running) counts only the first of them; all scores equal stay all tied, and
+    tied integer scores stay tied."""
+    from linassign._cli import make_scores
+    from linassign._numba._balanced import _sample_excess
+
+    rng = np.random.default_rng(0)
+    n, E = 2048, 128
+    s = make_scores("base", n, E).copy()
+    s[rng.random(n) < 0.3] = 0.0
+    _, tied = _sample_excess(s, 1.0, np.zeros(E), E, 8, 2)
+    assert tied == 1 / 1024
+    _, tied = _sample_excess(np.zeros((n, E)), 1.0, np.zeros(E), E, 8, 2)
+    assert tied == 1.0
+    ints = rng.integers(0, 3, (n, E)).astype(np.float64)
+    _, tied = _sample_excess(ints, 1.0, np.zeros(E), E, 8, 2)
+    assert tied > 0.5
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     n_cols=st.integers(2, 8),

@@ -39,6 +39,7 @@ from ._balanced_prices import balance_prices
 from ._balanced_sinkhorn import sinkhorn_prices
 from ._balanced_ssp import (
     _far_rows_stay,
+    _same_row,
     _select_near,
     arc_minima,
     find_block,
@@ -94,8 +95,9 @@ def _sample_factor(capx, E, n, n_dummy, min_cap, min_f, max_f):
 def _sample_excess(s, sgn, p, E, k_sub, f):
     """(x, tied): x the excess of the greedy start of every f-th row (capacity ``k_sub`` per column) times f,
     an estimate of the full greedy start's excess for 1/f of its cost, and the fraction of these rows tied
-    between their two best columns (small integer scores). x = -1 when one of these rows holds an invalid
-    entry (the full greedy pass then reports it; no subsample is solved)."""
+    between their two best columns (small integer scores), copies of the first tied row not counted
+    (constant rows: padding tokens every expert scores alike) unless they are all of them. x = -1 when one
+    of these rows holds an invalid entry (the full greedy pass then reports it; no subsample is solved)."""
     m = k_sub * E
     best = np.empty(m, np.int64)
     tie = np.zeros(m, np.bool_)
@@ -110,12 +112,21 @@ def _sample_excess(s, sgn, p, E, k_sub, f):
             tie[r] = j >= 0 and w == v
     cnt = np.zeros(E, np.int64)
     n_tied = 0
+    n_copies = 0
+    r0 = -1  # the first tied row: its copies (constant rows, padding tokens) are a block, not tied scores
     for r in range(m):
         if best[r] == -2:
             return -1, 0.0
         if best[r] >= 0:
             cnt[best[r]] += 1
-        n_tied += tie[r]
+        if tie[r]:
+            n_tied += 1
+            if r0 < 0:
+                r0 = r
+            elif _same_row(s, r * f, r0 * f, E):
+                n_copies += 1
+    if n_copies + 1 < m:  # unless every row is that one row (all scores equal: no step can help)
+        n_tied -= n_copies
     return _excess(np.full(E, k_sub, np.int64), cnt) * f, n_tied / m
 
 
