@@ -70,19 +70,29 @@ def _excess(capx, cnt):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sample_factor(capx, E, n, n_dummy, min_cap, min_f, max_f):
-    """Subsampling factor f for ``subsample_prices``, 0 when it does not apply: every one of the E columns
-    has the same capacity k and they sum to n (no drop column, no dummy rows), f divides k,
-    max(min_f, 2) <= f <= max_f and k / f >= min_cap (the largest such f)."""
+def _equal_capacity(capx, E, n):
+    """k when every one of the E columns has capacity k and they sum to n > 0 (no drop column, no dummy
+    rows), else 0: the problems a subsample of the rows represents."""
     Ec = capx.shape[0]
     if Ec != E or E == 0 or n == 0:
         return 0
     k = capx[0]
-    if n_dummy > 0 or k * Ec != n:
+    if k * Ec != n:
         return 0
     for e in range(Ec):
         if capx[e] != k:
             return 0
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_factor(capx, E, n, n_dummy, min_cap, min_f, max_f):
+    """Subsampling factor f for ``subsample_prices``, 0 when it does not apply: every one of the E columns
+    has the same capacity k and they sum to n (``_equal_capacity``; no dummy rows), f divides k,
+    max(min_f, 2) <= f <= max_f and k / f >= min_cap (the largest such f)."""
+    k = _equal_capacity(capx, E, n)
+    if k == 0 or n_dummy > 0:
+        return 0
     f = min(k // max(min_cap, 1), max_f)
     while f >= max(min_f, 2):
         if k % f == 0:
@@ -203,14 +213,9 @@ def coarse_prices(s, sgn, p, E, capx, ratio, x_before, M, W, M2, W2):
     prices of the last level solved are kept only if the greedy start of the whole matrix under them (one
     more pass) leaves fewer than ``x_before`` rows in excess, the excess at the given ``p``; else ``p`` is
     left as it was. Returns (the shortest-path phases run, the levels whose prices were kept)."""
-    n = s.shape[0]
-    Ec = p.shape[0]
-    k = capx[0] if Ec > 0 else 0
-    if Ec != E or k < 4 or k * E != n:
+    k = _equal_capacity(capx, E, s.shape[0])
+    if k < 4:
         return 0, 0
-    for e in range(E):
-        if capx[e] != k:
-            return 0, 0
     ratio = max(ratio, 2)
     if M.shape[0] != E:
         M, W, M2, W2 = np.empty((E, E)), np.empty((E, E), np.int64), np.empty((E, E)), np.empty((E, E), np.int64)
@@ -412,8 +417,9 @@ def solve_one(s, sgn, cap, p0, method, tol, params, assignment, order, counts, p
     if status != STATUS_OK:
         return status, 0.0, 0.0, 0.0, False, n_iter
     # Sinkhorn's potentials, like the steps, can leave low-rank scores far from balanced.
-    if method == 2 and tol < 0.0 and not have_M and sums_to_n and _excess(capx, cnt) > params[33] * n:
-        phases, levels = coarse_prices(s, sgn, p, E, capx, int(params[34]), _excess(capx, cnt), M, W, M2, W2)
+    x_sinkhorn = _excess(capx, cnt) if method == 2 and tol < 0.0 and not have_M and sums_to_n else 0
+    if x_sinkhorn > params[33] * n:
+        phases, levels = coarse_prices(s, sgn, p, E, capx, int(params[34]), x_sinkhorn, M, W, M2, W2)
         n_iter += phases
         if levels > 0:
             greedy_start(s, sgn, p, E, has_drop, col, cnt)
